@@ -1,0 +1,92 @@
+import Foundation
+
+/// The message types one topic carries, and the decoder that tells them apart.
+public struct MessageCatalog: Sendable {
+    private let decoders: [String: [Int: @Sendable (Data) throws -> any MessagePayload]]
+
+    public init(_ types: [any MessagePayload.Type]) {
+        var decoders: [String: [Int: @Sendable (Data) throws -> any MessagePayload]] = [:]
+        for type in types {
+            decoders[type.messageType, default: [:]][type.version] = Self.payloadDecoder(for: type)
+        }
+        self.decoders = decoders
+    }
+
+    private static func payloadDecoder<P: MessagePayload>(
+        for _: P.Type
+    ) -> @Sendable (Data) throws -> any MessagePayload {
+        { data in try WireCoding.decoder().decode(PayloadEnvelope<P>.self, from: data).payload }
+    }
+
+    public var knownTypes: [(type: String, version: Int)] {
+        decoders.flatMap { type, versions in versions.keys.map { (type, $0) } }
+            .sorted { ($0.type, $0.version) < ($1.type, $1.version) }
+    }
+
+    /// Decodes the envelope, then its payload by `type` and `version`, then validates it.
+    public func decode(_ data: Data) throws(ContractError) -> DecodedMessage {
+        let metadata: EnvelopeMetadata
+        do {
+            metadata = try WireCoding.decoder().decode(EnvelopeMetadata.self, from: data)
+        } catch {
+            throw .undecodable(Self.describe(error))
+        }
+        guard let versions = decoders[metadata.type] else { throw .unknownType(metadata.type) }
+        guard let decode = versions[metadata.version] else {
+            throw .unknownVersion(type: metadata.type, version: metadata.version)
+        }
+        let payload: any MessagePayload
+        do {
+            payload = try decode(data)
+        } catch {
+            throw .undecodable(Self.describe(error))
+        }
+        try payload.validate()
+        return DecodedMessage(metadata: metadata, payload: payload)
+    }
+
+    /// A decoding error as one line that names the field.
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? DecodingError else { return String(describing: error) }
+        func path(_ context: DecodingError.Context) -> String {
+            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+            return keys.isEmpty ? "(root)" : keys.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let parent = context.codingPath.isEmpty ? "" : path(context) + "."
+            return "missing field '\(parent)\(key.stringValue)'"
+        case .typeMismatch(let type, let context):
+            return "field '\(path(context))' is not of type \(type): \(context.debugDescription)"
+        case .valueNotFound(let type, let context):
+            return "field '\(path(context))' is null, expected \(type)"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty
+                ? "not JSON: \(context.debugDescription)" : "field '\(path(context))': \(context.debugDescription)"
+        @unknown default:
+            return String(describing: error)
+        }
+    }
+}
+
+/// A decoded message: its envelope fields and its typed payload.
+public struct DecodedMessage: Sendable {
+    public let metadata: EnvelopeMetadata
+    public let payload: any MessagePayload
+
+    /// The whole envelope with the payload as `P`, when it is one.
+    public func envelope<P: MessagePayload>(as type: P.Type) -> Envelope<P>? {
+        guard let payload = payload as? P else { return nil }
+        var envelope = Envelope(
+            id: metadata.id, occurredAt: metadata.occurredAt, correlationId: metadata.correlationId,
+            causationId: metadata.causationId, tenantId: metadata.tenantId, actor: metadata.actor, payload: payload)
+        envelope.type = metadata.type
+        envelope.version = metadata.version
+        return envelope
+    }
+}
+
+/// Reads only the `payload` member of an envelope.
+private struct PayloadEnvelope<P: MessagePayload>: Decodable {
+    let payload: P
+}

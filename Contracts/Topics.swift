@@ -1,0 +1,44 @@
+/// A topic and how it is created. Partition counts bound how many copies of a consumer can
+/// share the work: production may raise them through configuration, never lower them.
+public struct TopicSpec: Sendable, Hashable, CustomStringConvertible {
+    public var name: String
+    public var partitions: Int
+    /// Topic-level configs passed to CreateTopics (e.g. `retention.ms`).
+    public var configs: [String: String]
+
+    public init(name: String, partitions: Int, configs: [String: String] = [:]) {
+        self.name = name
+        self.partitions = partitions
+        self.configs = configs
+    }
+
+    public var description: String { name }
+}
+
+/// The source topics of the fleet. Keys are doctor ids, so one doctor's calendar stays in order.
+public enum Topics {
+    public static let appointmentCommands = TopicSpec(name: "appointments.commands", partitions: 6)
+    public static let appointmentEvents = TopicSpec(name: "appointments.events", partitions: 6)
+    public static let notificationEmail = TopicSpec(name: "notifications.email", partitions: 6)
+
+    public static let sources = [appointmentCommands, appointmentEvents, notificationEmail]
+
+    /// Every topic the fleet uses: the sources, and each group's retry and dead-letter topics.
+    public static var all: [TopicSpec] {
+        sources + ConsumerGroups.all.flatMap { group in group.sources.flatMap { group.derivedTopics(of: $0) } }
+    }
+}
+
+/// Messages carried by each source topic.
+public enum Catalogs {
+    public static let appointmentCommands = MessageCatalog(AppointmentCommandTypes.all)
+    public static let appointmentEvents = MessageCatalog(AppointmentEventTypes.all)
+
+    public static func forTopic(_ name: String) -> MessageCatalog? {
+        switch name {
+        case Topics.appointmentCommands.name: appointmentCommands
+        case Topics.appointmentEvents.name: appointmentEvents
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,55 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Language mode 6 everywhere: strict concurrency checking is on for every target.
+let package = Package(
+    name: "CareFleet",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "fleet", targets: ["fleet"]),
+        .library(name: "Contracts", targets: ["Contracts"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // The wire contract: topics, envelope, message types, headers, retry ladder. No I/O.
+        .target(name: "Contracts", path: "Contracts"),
+
+        // C libraries: each is imported by exactly one Swift target.
+        .systemLibrary(name: "CRdKafka", path: "Workers/CRdKafka", pkgConfig: "rdkafka"),
+        .systemLibrary(name: "CLibPQ", path: "Workers/CLibPQ", pkgConfig: "libpq"),
+        .systemLibrary(name: "CCurl", path: "Workers/CCurl", pkgConfig: "libcurl"),
+
+        .target(
+            name: "Kafka", dependencies: ["CRdKafka", .product(name: "Logging", package: "swift-log")],
+            path: "Workers/Kafka"),
+        .target(
+            name: "Postgres", dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")],
+            path: "Workers/Postgres"),
+        .target(name: "Mail", dependencies: ["CCurl"], path: "Workers/Mail"),
+        .target(name: "FleetConfiguration", path: "Workers/FleetConfiguration"),
+        .target(
+            name: "Migrations", dependencies: ["Postgres"], path: "Workers/Migrations",
+            resources: [.copy("SQL")]),
+        .executableTarget(
+            name: "fleet",
+            dependencies: [
+                "Contracts", "Kafka", "Postgres", "Migrations", "FleetConfiguration",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Workers/fleet"),
+
+        // Tests. TestSupport is the fixture: broker, PostgreSQL and SMTP sink for integration tests.
+        .target(
+            name: "TestSupport", dependencies: ["Kafka", "Postgres", "Migrations", "FleetConfiguration"],
+            path: "Tests/TestSupport"),
+        .testTarget(name: "ContractsTests", dependencies: ["Contracts"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "KafkaTests", dependencies: ["Kafka", "TestSupport"]),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
+        .testTarget(name: "MailTests", dependencies: ["Mail", "TestSupport"]),
+        .testTarget(name: "FleetTests", dependencies: ["Contracts", "Kafka", "Postgres", "Migrations", "FleetConfiguration", "TestSupport"]),
+    ]
+)

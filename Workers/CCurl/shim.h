@@ -1,0 +1,26 @@
+#pragma once
+#include <curl/curl.h>
+
+// curl_easy_setopt and curl_easy_getinfo are variadic, which Swift cannot call.
+// These typed, non-variadic wrappers are the only way the Mail target reaches them.
+static inline CURLcode carefleet_curl_setopt_long(CURL *curl, CURLoption option, long value) {
+    return curl_easy_setopt(curl, option, value);
+}
+static inline CURLcode carefleet_curl_setopt_string(CURL *curl, CURLoption option, const char *value) {
+    return curl_easy_setopt(curl, option, value);
+}
+static inline CURLcode carefleet_curl_setopt_pointer(CURL *curl, CURLoption option, void *value) {
+    return curl_easy_setopt(curl, option, value);
+}
+static inline CURLcode carefleet_curl_setopt_slist(CURL *curl, CURLoption option, struct curl_slist *value) {
+    return curl_easy_setopt(curl, option, value);
+}
+static inline CURLcode carefleet_curl_setopt_read_function(CURL *curl, curl_read_callback callback) {
+    return curl_easy_setopt(curl, CURLOPT_READFUNCTION, callback);
+}
+static inline CURLcode carefleet_curl_setopt_debug_function(CURL *curl, curl_debug_callback callback) {
+    return curl_easy_setopt(curl, CURLOPT_DEBUGFUNCTION, callback);
+}
+static inline CURLcode carefleet_curl_getinfo_long(CURL *curl, CURLINFO info, long *value) {
+    return curl_easy_getinfo(curl, info, value);
+}

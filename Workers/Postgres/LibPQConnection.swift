@@ -1,0 +1,135 @@
+import CLibPQ
+import Dispatch
+import Foundation
+
+/// Owns one libpq connection. Every libpq call on it runs on its own serial queue, never on
+/// Swift's cooperative pool, because libpq calls block until the server answers.
+final class LibPQConnection: @unchecked Sendable {  // the PGconn is only touched on `queue` (or while idle in the pool)
+    private let conn: OpaquePointer
+    let queue: DispatchQueue
+
+    private init(conn: OpaquePointer, label: String) {
+        self.conn = conn
+        self.queue = DispatchQueue(label: label)
+    }
+
+    deinit { PQfinish(conn) }
+
+    /// Connects (blocking: call from `queue`-like context only). Sessions speak UTC and ISO dates.
+    static func connect(url: String, applicationName: String) -> Result<LibPQConnection, PostgresError> {
+        let keywords = ["dbname", "options", "application_name", "connect_timeout"]
+        let values = [url, "-c TimeZone=UTC -c DateStyle=ISO,MDY -c IntervalStyle=iso_8601", applicationName, "10"]
+        let conn = withCStringArray(keywords) { keywordPointers in
+            withCStringArray(values) { valuePointers in
+                PQconnectdbParams(keywordPointers, valuePointers, 1)
+            }
+        }
+        guard let conn else { return .failure(PostgresError(kind: .connection, message: "out of memory")) }
+        guard PQstatus(conn) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(conn)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQfinish(conn)
+            return .failure(PostgresError(kind: .connection, message: message))
+        }
+        // Notices ("relation already exists, skipping") would go to stderr; they are not errors.
+        PQsetNoticeProcessor(conn, { _, _ in }, nil)
+        return .success(LibPQConnection(conn: conn, label: "carefleet.postgres.\(applicationName)"))
+    }
+
+    /// True when the connection looks usable. Called while the connection is idle: any bytes
+    /// waiting on an idle socket are an error notice or the server closing it (e.g. a restart).
+    var isAlive: Bool {
+        guard PQstatus(conn) == CONNECTION_OK else { return false }
+        var descriptor = pollfd(fd: PQsocket(conn), events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) == 0
+    }
+
+    /// False once libpq has seen the connection break.
+    var isConnected: Bool { PQstatus(conn) == CONNECTION_OK }
+
+    /// Runs one statement with parameters (extended protocol). Blocking.
+    func execute(_ sql: String, _ parameters: [PostgresParameter]) -> Result<PostgresRows, PostgresError> {
+        var buffers: [UnsafeMutableRawPointer?] = []
+        var lengths: [Int32] = []
+        var formats: [Int32] = []
+        buffers.reserveCapacity(parameters.count)
+        for parameter in parameters {
+            switch parameter {
+            case .null:
+                buffers.append(nil)
+                lengths.append(0)
+                formats.append(0)
+            case .text(let text):
+                buffers.append(UnsafeMutableRawPointer(strdup(text)))
+                lengths.append(0)
+                formats.append(0)
+            case .binary(let data):
+                let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(1, data.count), alignment: 1)
+                data.copyBytes(to: buffer.assumingMemoryBound(to: UInt8.self), count: data.count)
+                buffers.append(buffer)
+                lengths.append(Int32(data.count))
+                formats.append(1)
+            }
+        }
+        defer { for buffer in buffers { free(buffer) } }
+        let values = buffers.map { $0.map { UnsafePointer<CChar>($0.assumingMemoryBound(to: CChar.self)) } }
+        let result = PQexecParams(conn, sql, Int32(parameters.count), nil, values, lengths, formats, 0)
+        return read(result)
+    }
+
+    /// Runs one or more `;`-separated statements without parameters (simple protocol). Blocking.
+    func executeScript(_ sql: String) -> Result<PostgresRows, PostgresError> {
+        read(PQexec(conn, sql))
+    }
+
+    private func read(_ result: OpaquePointer?) -> Result<PostgresRows, PostgresError> {
+        guard let result else { return .failure(connectionError()) }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+            let rowCount = Int(PQntuples(result))
+            let columnCount = Int(PQnfields(result))
+            let columns = (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) }
+            var cells: [[String?]] = []
+            cells.reserveCapacity(rowCount)
+            for row in 0..<Int32(rowCount) {
+                var values: [String?] = []
+                values.reserveCapacity(columnCount)
+                for column in 0..<Int32(columnCount) {
+                    values.append(
+                        PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column)))
+                }
+                cells.append(values)
+            }
+            let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
+            return .success(PostgresRows(columns: columns, cells: cells, affectedRows: affected))
+        default:
+            func field(_ code: Character) -> String? {
+                guard let ascii = code.asciiValue, let value = PQresultErrorField(result, Int32(ascii)) else {
+                    return nil
+                }
+                return String(cString: value)
+            }
+            let sqlState = field("C")
+            if sqlState == nil, PQstatus(conn) != CONNECTION_OK { return .failure(connectionError()) }
+            let kind: PostgresError.Kind = PQstatus(conn) == CONNECTION_OK ? .server : .connection
+            let message =
+                field("M") ?? String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
+            return .failure(
+                PostgresError(kind: kind, sqlState: sqlState, message: message, detail: field("D"), constraint: field("n")))
+        }
+    }
+
+    private func connectionError() -> PostgresError {
+        let message = String(cString: PQerrorMessage(conn)).trimmingCharacters(in: .whitespacesAndNewlines)
+        return PostgresError(kind: .connection, message: message.isEmpty ? "connection lost" : message)
+    }
+}
+
+/// Lends a `const char * const *` of NUL-terminated copies of `strings` for the closure's duration.
+private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let copies = strings.map { UnsafePointer<CChar>(strdup($0)) }
+    defer { for copy in copies { free(UnsafeMutablePointer(mutating: copy)) } }
+    return (copies + [nil]).withUnsafeBufferPointer { buffer in
+        body(buffer.baseAddress!)  // an array literal always has storage
+    }
+}

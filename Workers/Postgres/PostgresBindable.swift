@@ -1,0 +1,128 @@
+import Foundation
+
+/// A query parameter as sent to the server: text, binary (bytea) or NULL.
+/// Values are always sent separately from the SQL text, never spliced into it.
+public enum PostgresParameter: Sendable, Equatable {
+    case null
+    case text(String)
+    case binary(Data)
+}
+
+/// A Swift value that can be a `$n` parameter.
+public protocol PostgresBindable: Sendable {
+    var postgresParameter: PostgresParameter { get }
+}
+
+extension String: PostgresBindable {
+    public var postgresParameter: PostgresParameter { .text(self) }
+}
+extension Substring: PostgresBindable {
+    public var postgresParameter: PostgresParameter { .text(String(self)) }
+}
+extension Int: PostgresBindable {
+    public var postgresParameter: PostgresParameter { .text(String(self)) }
+}
+extension Int32: PostgresBindable {
+    public var postgresParameter: PostgresParameter { .text(String(self)) }
+}
+extension Int64: PostgresBindable {
+    public var postgresParameter: PostgresParameter { .text(String(self)) }
+}
+extension Bool: PostgresBindable {
+    public var postgresParameter: PostgresParameter { .text(self ? "t" : "f") }
+}
+extension Double: PostgresBindable {
+    public var postgresParameter: PostgresParameter { .text(String(self)) }
+}
+extension UUID: PostgresBindable {
+    public var postgresParameter: PostgresParameter { .text(uuidString.lowercased()) }
+}
+extension Date: PostgresBindable {
+    public var postgresParameter: PostgresParameter { .text(PostgresTimestamp.format(self)) }
+}
+extension Data: PostgresBindable {
+    public var postgresParameter: PostgresParameter { .binary(self) }
+}
+extension Optional: PostgresBindable where Wrapped: PostgresBindable {
+    public var postgresParameter: PostgresParameter {
+        switch self {
+        case .none: .null
+        case .some(let value): value.postgresParameter
+        }
+    }
+}
+
+/// An array parameter (`text[]`, `uuid[]`, `bigint[]` …) in PostgreSQL's array literal syntax,
+/// every element quoted, so set-based SQL can take a whole batch in one `$n`.
+extension Array: PostgresBindable where Element: PostgresBindable {
+    public var postgresParameter: PostgresParameter {
+        var literal = "{"
+        for (index, element) in enumerated() {
+            if index > 0 { literal += "," }
+            switch element.postgresParameter {
+            case .null: literal += "NULL"
+            case .text(let text): literal += PostgresArrayLiteral.quote(text)
+            case .binary(let data): literal += PostgresArrayLiteral.quote("\\x" + data.hexString)
+            }
+        }
+        return .text(literal + "}")
+    }
+}
+
+/// A value stored as `json`/`jsonb`, encoded with `JSONEncoder`.
+public struct PostgresJSON<Value: Codable & Sendable>: PostgresBindable, PostgresDecodable, Sendable {
+    public var value: Value
+    public init(_ value: Value) { self.value = value }
+
+    public var postgresParameter: PostgresParameter {
+        guard let data = try? PostgresJSONCoding.encoder.encode(value) else { return .null }
+        return .text(String(decoding: data, as: UTF8.self))
+    }
+
+    public init(postgresText text: String) throws(PostgresError) {
+        do {
+            value = try PostgresJSONCoding.decoder.decode(Value.self, from: Data(text.utf8))
+        } catch {
+            throw PostgresError(kind: .decoding, message: "JSON column does not decode as \(Value.self): \(error)")
+        }
+    }
+}
+
+/// JSON columns use ISO-8601 dates and sorted keys.
+enum PostgresJSONCoding {
+    static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }
+    static var decoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}
+
+enum PostgresArrayLiteral {
+    static func quote(_ text: String) -> String {
+        var quoted = "\""
+        for character in text {
+            if character == "\"" || character == "\\" { quoted.append("\\") }
+            quoted.append(character)
+        }
+        return quoted + "\""
+    }
+}
+
+extension Data {
+    var hexString: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(count * 2)
+        for byte in self {
+            bytes.append(digits[Int(byte >> 4)])
+            bytes.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
