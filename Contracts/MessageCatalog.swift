@@ -77,6 +77,19 @@ public struct DecodedMessage: Sendable {
     /// The whole envelope with the payload as `P`, when it is one.
     public func envelope<P: MessagePayload>(as type: P.Type) -> Envelope<P>? {
         guard let payload = payload as? P else { return nil }
+        return envelope(with: payload)
+    }
+
+    /// The message as wire JSON again.
+    public func encoded() throws -> Data {
+        try encode(payload)
+    }
+
+    private func encode<P: MessagePayload>(_ payload: P) throws -> Data {
+        try envelope(with: payload).encoded()
+    }
+
+    private func envelope<P: MessagePayload>(with payload: P) -> Envelope<P> {
         var envelope = Envelope(
             id: metadata.id, occurredAt: metadata.occurredAt, correlationId: metadata.correlationId,
             causationId: metadata.causationId, tenantId: metadata.tenantId, actor: metadata.actor, payload: payload)

@@ -93,7 +93,10 @@ public final class KafkaConsumer: Sendable {
                 context.logger.warning("consumer error", metadata: ["error": "\(KafkaError(code, text))"])
             }
         }
-        return .success(messages)
+        // A rebalance inside this batch may have revoked partitions whose messages are already in
+        // it: drop those, their new owner reads them from the committed offset.
+        let assigned = context.assignedPartitions
+        return .success(messages.filter { assigned.contains($0.topicPartition) })
     }
 
     /// Marks offsets (the *next* offset to read) as done; they are committed by `commitStored`,

@@ -1,0 +1,139 @@
+import Foundation
+import Testing
+
+@testable import Contracts
+
+@Suite("Contracts v1")
+struct ContractsTests {
+    static let fixtureNames: [String] = {
+        let directory = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
+        return ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [])
+            .filter { $0.hasSuffix(".json") }.sorted()
+    }()
+
+    static func fixture(_ name: String) throws -> Data {
+        let directory = try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
+        return try Data(contentsOf: directory.appendingPathComponent(name))
+    }
+
+    /// JSON as a comparable value: key order and whitespace do not matter, values do.
+    static func canonical(_ data: Data) throws -> NSDictionary {
+        try #require(try JSONSerialization.jsonObject(with: data) as? NSDictionary)
+    }
+
+    @Test func everyMessageTypeHasAGoldenFixture() {
+        #expect(Self.fixtureNames.count == AppointmentCommandTypes.all.count + AppointmentEventTypes.all.count)
+    }
+
+    @Test("golden fixture decodes and re-encodes to the same JSON", arguments: fixtureNames)
+    func goldenFixtureRoundTrips(name: String) throws {
+        let data = try Self.fixture(name)
+        let catalog = name.hasPrefix("command.") ? Catalogs.appointmentCommands : Catalogs.appointmentEvents
+        let decoded = try catalog.decode(data)
+        let reencoded = try decoded.encoded()
+        #expect(try Self.canonical(reencoded) == Self.canonical(data))
+        #expect(type(of: decoded.payload).messageType == decoded.metadata.type)
+    }
+
+    @Test func unknownTypeAndUnknownVersionAreDistinctErrors() throws {
+        let data = try Self.fixture("command.request.json")
+        var object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        object["type"] = "appointment.teleport"
+        #expect(throws: ContractError.unknownType("appointment.teleport")) {
+            try Catalogs.appointmentCommands.decode(try JSONSerialization.data(withJSONObject: object))
+        }
+        object["type"] = "appointment.request"
+        object["version"] = 7
+        #expect(throws: ContractError.unknownVersion(type: "appointment.request", version: 7)) {
+            try Catalogs.appointmentCommands.decode(try JSONSerialization.data(withJSONObject: object))
+        }
+        #expect(ContractError.unknownType("x").errorClass != ContractError.unknownVersion(type: "x", version: 2).errorClass)
+    }
+
+    @Test func bytesThatAreNotJSONAreUndecodable() {
+        #expect {
+            try Catalogs.appointmentCommands.decode(Data([0xff, 0x00, 0x12]))
+        } throws: { error in
+            guard case .undecodable = error as? ContractError else { return false }
+            return true
+        }
+    }
+
+    @Test func aMissingPayloadFieldIsNamed() throws {
+        let data = try Self.fixture("command.request.json")
+        var object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        var payload = try #require(object["payload"] as? [String: Any])
+        payload.removeValue(forKey: "doctorId")
+        object["payload"] = payload
+        #expect {
+            try Catalogs.appointmentCommands.decode(try JSONSerialization.data(withJSONObject: object))
+        } throws: { error in
+            guard case .undecodable(let reason) = error as? ContractError else { return false }
+            return reason.contains("payload.doctorId")
+        }
+    }
+
+    @Test func anAppointmentThatEndsBeforeItStartsIsInvalid() throws {
+        let data = try Self.fixture("command.request.json")
+        var object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        var payload = try #require(object["payload"] as? [String: Any])
+        payload["endsAt"] = "2026-12-01T09:00:00.000Z"
+        object["payload"] = payload
+        #expect(throws: ContractError.invalid(field: "payload.endsAt", reason: "must be after startsAt")) {
+            try Catalogs.appointmentCommands.decode(try JSONSerialization.data(withJSONObject: object))
+        }
+    }
+
+    @Test func retryAndDeadLetterTopicsFollowTheNamingScheme() {
+        let group = ConsumerGroups.booking
+        #expect(group.retryTopic(of: "appointments.commands", stage: 2) == "appointments.commands.booking-worker.retry.2")
+        #expect(group.deadLetterTopic(of: "appointments.commands") == "appointments.commands.booking-worker.dlq")
+        #expect(
+            DerivedTopic(parsing: "appointments.commands.booking-worker.retry.2")
+                == .retry(source: "appointments.commands", group: "booking-worker", stage: 2))
+        #expect(
+            DerivedTopic(parsing: "notifications.email.email-worker.dlq")
+                == .deadLetter(source: "notifications.email", group: "email-worker"))
+        #expect(DerivedTopic(parsing: "appointments.commands") == nil)
+        #expect(
+            group.subscribedTopics == [
+                "appointments.commands", "appointments.commands.booking-worker.retry.1",
+                "appointments.commands.booking-worker.retry.2", "appointments.commands.booking-worker.retry.3",
+            ])
+    }
+
+    @Test func everyGroupHasRetryAndDeadLetterTopicsInTheTopicList() {
+        let names = Set(Topics.all.map(\.name))
+        for group in ConsumerGroups.all {
+            for source in group.sources {
+                #expect(names.contains(group.deadLetterTopic(of: source.name)))
+                for stage in 1...group.ladder.stageDelays.count {
+                    #expect(names.contains(group.retryTopic(of: source.name, stage: stage)))
+                }
+            }
+        }
+        #expect(names.count == Topics.all.count, "no topic is listed twice")
+    }
+
+    @Test func ladderBacksOffExponentiallyWithBoundedJitter() {
+        let ladder = RetryLadder(
+            attemptsPerStage: 3, initialBackoff: .milliseconds(100), maxBackoff: .milliseconds(350), jitter: 0.5,
+            stageDelays: [.seconds(1), .seconds(2)])
+        #expect(ladder.backoff(afterTry: 1, unitRandom: 0.5) == .milliseconds(100))
+        #expect(ladder.backoff(afterTry: 2, unitRandom: 0.5) == .milliseconds(200))
+        #expect(ladder.backoff(afterTry: 3, unitRandom: 0.5) == .milliseconds(350))
+        #expect(ladder.backoff(afterTry: 2, unitRandom: 0) == .milliseconds(100))
+        #expect(ladder.backoff(afterTry: 2, unitRandom: 1) == .milliseconds(300))
+        #expect(ladder.next(afterStage: 0) == .retryTopic(stage: 1, delay: .seconds(1)))
+        #expect(ladder.next(afterStage: 1) == .retryTopic(stage: 2, delay: .seconds(2)))
+        #expect(ladder.next(afterStage: 2) == .deadLetter)
+        #expect(ladder.totalAttempts == 9)
+    }
+
+    @Test func timestampsKeepMillisecondsAndAcceptOffsets() throws {
+        let date = try #require(WireCoding.parseTimestamp("2026-03-29T01:30:00.250+01:00"))
+        #expect(WireCoding.formatTimestamp(date) == "2026-03-29T00:30:00.250Z")
+        #expect(WireCoding.parseTimestamp("2026-03-29T00:30:00Z") != nil)
+        #expect(WireCoding.parseTimestamp("yesterday") == nil)
+    }
+}

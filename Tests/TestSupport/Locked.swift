@@ -1,0 +1,16 @@
+import Synchronization
+
+/// A value shared between test tasks (a `Mutex` in a class, so closures can capture it).
+public final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+
+    public init(_ value: Value) {
+        mutex = Mutex(value)
+    }
+
+    public func withLock<R: Sendable>(_ body: (inout Value) throws -> R) rethrows -> R {
+        try mutex.withLock { try body(&$0) }
+    }
+
+    public var value: Value { mutex.withLock { $0 } }
+}

@@ -1,0 +1,34 @@
+import ArgumentParser
+import FleetConfiguration
+import Foundation
+
+/// The operator's command line: topics, migrations, publishing, lag and dead letters.
+@main
+struct Fleet: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fleet",
+        abstract: "Operate a CareFleet installation.",
+        discussion: """
+            Configuration comes from config/<CAREFLEET_ENV>.conf (default dev), overridden by \
+            CAREFLEET_* environment variables.
+            """,
+        subcommands: [Migrate.self, Topics.self])
+}
+
+/// Options every subcommand shares.
+struct GlobalOptions: ParsableArguments {
+    @Option(help: "Configuration environment (dev, test, production); default $CAREFLEET_ENV or dev.")
+    var env: String?
+
+    @Option(help: "Folder with <env>.conf files; default $CAREFLEET_CONFIG_DIR or ./config.")
+    var configDir: String?
+
+    func load() throws -> FleetConfig {
+        try FleetConfig.load(environment: env, directory: configDir)
+    }
+}
+
+/// Prints to standard error and exits non-zero with a one-line reason.
+func failure(_ message: String) -> some Error {
+    ValidationError(message)
+}

@@ -1,0 +1,67 @@
+"""CareFleet's development and test SMTP server (aiosmtpd).
+
+Stores every accepted message as one file in a Maildir (DIR/new/...). Recipients listed in the
+refusal file are refused at RCPT with the code given there, so tests can make a real server
+answer 550 (permanent) or 451 (transient). The refusal file is re-read on every RCPT:
+
+    550 refused@example.test
+    451 busy@example.test
+"""
+import argparse
+import asyncio
+import mailbox
+import os
+import signal
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+
+
+class RefusingMailbox(Mailbox):
+    def __init__(self, maildir, refuse_file):
+        super().__init__(maildir)
+        self.refuse_file = refuse_file
+
+    def refusals(self):
+        table = {}
+        try:
+            with open(self.refuse_file, encoding="utf-8") as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) == 2 and parts[0].isdigit():
+                        table[parts[1].lower()] = int(parts[0])
+        except FileNotFoundError:
+            pass
+        return table
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        code = self.refusals().get(address.lower())
+        if code is not None:
+            text = "mailbox unavailable" if code >= 500 else "try again later"
+            return f"{code} {'5.1.1' if code >= 500 else '4.2.1'} <{address}>: {text}"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--maildir", required=True)
+    parser.add_argument("--refuse-file", default=None)
+    args = parser.parse_args()
+    mailbox.Maildir(args.maildir, create=True)
+    refuse_file = args.refuse_file or os.path.join(args.maildir, "refuse")
+    controller = Controller(RefusingMailbox(args.maildir, refuse_file), hostname=args.host, port=args.port)
+    controller.start()
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"smtp sink on {args.host}:{args.port}, Maildir {args.maildir}", flush=True)
+    loop.run_until_complete(stop.wait())
+    controller.stop()
+
+
+if __name__ == "__main__":
+    main()
