@@ -9,7 +9,6 @@ answer 550 (permanent) or 451 (transient). The refusal file is re-read on every 
 """
 import argparse
 import asyncio
-import mailbox
 import os
 import signal
 
@@ -50,7 +49,9 @@ def main():
     parser.add_argument("--maildir", required=True)
     parser.add_argument("--refuse-file", default=None)
     args = parser.parse_args()
-    mailbox.Maildir(args.maildir, create=True)
+    # mailbox.Maildir(create=True) makes tmp/new/cur only when the folder itself is new.
+    for sub in ("tmp", "new", "cur"):
+        os.makedirs(os.path.join(args.maildir, sub), exist_ok=True)
     refuse_file = args.refuse_file or os.path.join(args.maildir, "refuse")
     controller = Controller(RefusingMailbox(args.maildir, refuse_file), hostname=args.host, port=args.port)
     controller.start()

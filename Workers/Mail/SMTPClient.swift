@@ -116,7 +116,7 @@ public struct SMTPClient: Sendable {
         let result = curl_easy_perform(curl)
         var code = 0
         _ = carefleet_curl_getinfo_long(curl, CURLINFO_RESPONSE_CODE, &code)
-        let reply = transfer.lastReply ?? String(cString: curl_easy_strerror(result))
+        let reply = transfer.reply(withCode: code) ?? String(cString: curl_easy_strerror(result))
         if result == CURLE_OK { return .delivered(messageId: messageId, code: code == 0 ? 250 : code, reply: reply) }
         switch code {
         case 500...599: return .permanent(code: code, reply: reply)
@@ -130,7 +130,7 @@ public struct SMTPClient: Sendable {
 private final class Transfer {
     private let data: Data
     private var offset = 0
-    private(set) var lastReply: String?
+    private var replies: [String] = []
     private var pending = ""
 
     init(data: Data) {
@@ -148,15 +148,20 @@ private final class Transfer {
         return count
     }
 
-    /// Keeps the last complete reply; a multi-line reply (`250-…`, `250 …`) is kept whole.
+    /// Keeps every complete reply; a multi-line reply (`250-…`, `250 …`) is kept whole.
     func record(reply chunk: String) {
         let line = chunk.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !line.isEmpty else { return }
         pending += (pending.isEmpty ? "" : " ") + line
         let bytes = Array(line.utf8)
         if bytes.count < 4 || bytes[3] != UInt8(ascii: "-") {
-            lastReply = pending
+            replies.append(pending)
             pending = ""
         }
+    }
+
+    /// The last reply with this code (curl's response code), not the `221 Bye` that follows it.
+    func reply(withCode code: Int) -> String? {
+        replies.last { $0.hasPrefix(String(code)) } ?? replies.last
     }
 }

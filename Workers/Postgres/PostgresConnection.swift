@@ -44,6 +44,7 @@ public final class PostgresConnection: Sendable {
     }
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    @discardableResult
     public func transaction<R: Sendable>(
         isolation: TransactionIsolation = .readCommitted, _ body: (PostgresConnection) async throws -> R
     ) async throws -> R {

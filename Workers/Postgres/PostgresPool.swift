@@ -28,6 +28,7 @@ public final class PostgresPool: Sendable {
     }
 
     /// Lends one connection to `body` for its whole duration.
+    @discardableResult
     public func withConnection<R: Sendable>(_ body: (PostgresConnection) async throws -> R) async throws -> R {
         let connection = try await acquire()
         do {
@@ -47,6 +48,7 @@ public final class PostgresPool: Sendable {
     }
 
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    @discardableResult
     public func transaction<R: Sendable>(
         isolation: TransactionIsolation = .readCommitted, _ body: (PostgresConnection) async throws -> R
     ) async throws -> R {

@@ -1,0 +1,105 @@
+import Foundation
+import Mail
+import TestSupport
+import Testing
+
+@Suite("Mail over SMTP against the aiosmtpd sink", .timeLimit(.minutes(2)))
+struct MailTests {
+    static func unique(_ name: String) -> String { "\(name)-\(UUID().uuidString.prefix(8).lowercased())@example.test" }
+
+    @Test func aMessageWithACalendarAttachmentArrivesIntact() async throws {
+        let endpoints = try await TestServices.shared()
+        let recipient = Self.unique("patient")
+        let invite = """
+            BEGIN:VCALENDAR\r
+            VERSION:2.0\r
+            METHOD:REQUEST\r
+            BEGIN:VEVENT\r
+            UID:appointment-1@carefleet\r
+            SEQUENCE:0\r
+            DTSTART:20261201T100000Z\r
+            END:VEVENT\r
+            END:VCALENDAR\r
+
+            """
+        let client = SMTPClient(settings: SMTPSettings(url: endpoints.smtpURL, timeout: .seconds(10)))
+        let outcome = await client.send(
+            MailMessage(
+                from: MailAddress("appointments@carefleet.test", name: "CareFleet Clinic"),
+                to: [MailAddress(recipient, name: "Zoë Patient")], subject: "Your appointment on 1 December",
+                text: "See you then.\n.\nA line with a lone dot above.", html: "<p>See you then.</p>",
+                attachments: [
+                    MailAttachment(
+                        filename: "invite.ics", contentType: "text/calendar; method=REQUEST; charset=UTF-8",
+                        data: Data(invite.utf8))
+                ]))
+        guard case .delivered(let messageId, let code, _) = outcome else {
+            Issue.record("not delivered: \(outcome)")
+            return
+        }
+        #expect(code == 250)
+        let mails = try await TestMaildir.shared().waitForMessages(to: recipient, count: 1)
+        let mail = try #require(mails.first)
+        #expect(mails.count == 1)
+        #expect(mail.header("From")?.contains("<appointments@carefleet.test>") == true)
+        #expect(mail.header("To")?.contains("<\(recipient)>") == true)
+        #expect(mail.header("Subject") == "Your appointment on 1 December")
+        #expect(mail.header("Message-ID") == messageId)
+        #expect(messageId.hasPrefix("<") && messageId.hasSuffix("@carefleet.test>"))
+        #expect(mail.header("Date")?.hasSuffix("+0000") == true)
+        let calendar = try #require(mail.parts.first { $0.contentType.hasPrefix("text/calendar") })
+        #expect(calendar.contentType.contains("method=REQUEST"))
+        #expect(calendar.body == Data(invite.utf8), "attachment bytes unchanged")
+        #expect(calendar.disposition?.contains("invite.ics") == true)
+        let text = try #require(mail.parts.first { $0.contentType.hasPrefix("text/plain") })
+        #expect(text.text == "See you then.\n.\nA line with a lone dot above.")
+        #expect(mail.parts.contains { $0.contentType.hasPrefix("text/html") })
+    }
+
+    @Test func aRecipientRefusedWith550IsPermanent() async throws {
+        let endpoints = try await TestServices.shared()
+        let refused = Self.unique("refused")
+        try await TestMaildir.shared().refuse(refused, code: 550)
+        let client = SMTPClient(settings: SMTPSettings(url: endpoints.smtpURL, timeout: .seconds(10)))
+        let outcome = await client.send(
+            MailMessage(from: MailAddress("appointments@carefleet.test"), to: [MailAddress(refused)], subject: "Hi", text: "Hi"))
+        guard case .permanent(let code, let reply) = outcome else {
+            Issue.record("expected permanent, got \(outcome)")
+            return
+        }
+        #expect(code == 550)
+        #expect(reply.contains("550"))
+        #expect(try await TestMaildir.shared().messages(to: refused).isEmpty)
+    }
+
+    @Test func aRecipientDeferredWith451IsTransient() async throws {
+        let endpoints = try await TestServices.shared()
+        let busy = Self.unique("busy")
+        try await TestMaildir.shared().refuse(busy, code: 451)
+        let client = SMTPClient(settings: SMTPSettings(url: endpoints.smtpURL, timeout: .seconds(10)))
+        let outcome = await client.send(
+            MailMessage(from: MailAddress("appointments@carefleet.test"), to: [MailAddress(busy)], subject: "Hi", text: "Hi"))
+        #expect(outcome == .transient(code: 451, reply: "451 4.2.1 <\(busy)>: try again later"))
+    }
+
+    @Test func noServerListeningIsTransientWithinTheTimeout() async throws {
+        let client = SMTPClient(settings: SMTPSettings(url: "smtp://127.0.0.1:1", timeout: .seconds(3)))
+        let started = ContinuousClock.now
+        let outcome = await client.send(
+            MailMessage(from: MailAddress("a@carefleet.test"), to: [MailAddress("b@example.test")], subject: "x", text: "x"))
+        guard case .transient(let code, _) = outcome else {
+            Issue.record("expected transient, got \(outcome)")
+            return
+        }
+        #expect(code == nil)
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
+
+    @Test func headerInjectionThroughSubjectOrNameIsImpossible() {
+        let message = MailMessage(
+            from: MailAddress("a@carefleet.test", name: "Evil\r\nBcc: victim@example.test"),
+            to: [MailAddress("b@example.test")], subject: "Hello\r\nBcc: victim@example.test", text: "x")
+        let raw = String(decoding: message.rendered().data, as: UTF8.self)
+        #expect(!raw.contains("\r\nBcc:"))
+    }
+}

@@ -1,0 +1,189 @@
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+@Suite("PostgreSQL library against a real server", .timeLimit(.minutes(3)))
+struct PostgresTests {
+    @Test func parametersAreNeverSQL() async throws {
+        try await TestDatabase.with(migrated: false) { url in
+            let pool = PostgresPool(url: url, maximumConnections: 2)
+            defer { pool.close() }
+            try await pool.query("CREATE TABLE t (id serial PRIMARY KEY, note text NOT NULL)")
+            let hostile = "'; DROP TABLE t; --"
+            try await pool.query("INSERT INTO t (note) VALUES ($1)", [hostile])
+            let rows = try await pool.query("SELECT note FROM t WHERE note = $1", [hostile])
+            #expect(rows.count == 1)
+            #expect(try rows[0].decode(String.self, "note") == hostile)
+            let exists = try await pool.query("SELECT to_regclass('public.t') IS NOT NULL")
+            #expect(try exists[0].decode(Bool.self, 0))
+        }
+    }
+
+    @Test func decodesTypedColumns() async throws {
+        try await TestDatabase.with(migrated: false) { url in
+            let connection = try await PostgresConnection.connect(url: url)
+            struct Settings: Codable, Sendable, Equatable {
+                var reminders: [Int]
+                var email: Bool
+            }
+            let id = UUID()
+            let instant = Date(timeIntervalSince1970: 1_795_000_000.123456)
+            let bytes = Data([0, 1, 2, 254, 255])
+            let rows = try await connection.query(
+                """
+                SELECT $1::int AS small, $2::bigint AS big, $3::text AS name, $4::bool AS flag, $5::float8 AS ratio,
+                       $6::uuid AS id, $7::timestamptz AS at, $8::bytea AS raw, $9::text AS missing, $10::jsonb AS settings,
+                       '2026-03-29 02:30:00+02'::timestamptz AS with_offset
+                """,
+                [
+                    42, Int64.max, "Zoë ✓", true, 0.625, id, instant, bytes, String?.none,
+                    PostgresJSON(Settings(reminders: [1440, 60], email: true)),
+                ])
+            let row = rows[0]
+            #expect(try row.decode(Int.self, "small") == 42)
+            #expect(try row.decode(Int64.self, "big") == Int64.max)
+            #expect(try row.decode(String.self, "name") == "Zoë ✓")
+            #expect(try row.decode(Bool.self, "flag"))
+            #expect(try row.decode(Double.self, "ratio") == 0.625)
+            #expect(try row.decode(UUID.self, "id") == id)
+            #expect(abs(try row.decode(Date.self, "at").timeIntervalSince(instant)) < 0.000_001)
+            #expect(try row.decode(Data.self, "raw") == bytes)
+            #expect(try row.decode(String?.self, "missing") == nil)
+            #expect(try row.decode(Int?.self, "small") == 42)
+            #expect(try row.decodeJSON(Settings.self, "settings") == Settings(reminders: [1440, 60], email: true))
+            #expect(try row.decode(Date.self, "with_offset") == Date(timeIntervalSince1970: 1_774_744_200))
+            #expect(throws: PostgresError.self) { try row.decode(String.self, "missing") }
+            #expect(throws: PostgresError.self) { try row.decode(Int.self, "name") }
+        }
+    }
+
+    @Test func arrayParametersCarryWholeBatches() async throws {
+        try await TestDatabase.with(migrated: false) { url in
+            let connection = try await PostgresConnection.connect(url: url)
+            let ids = [UUID(), UUID(), UUID()]
+            let names = ["plain", "with \"quotes\"", "back\\slash, comma {braces}"]
+            let rows = try await connection.query(
+                "SELECT id, name FROM unnest($1::uuid[], $2::text[]) AS u(id, name) ORDER BY name", [ids, names])
+            #expect(rows.count == 3)
+            let decoded = try Dictionary(uniqueKeysWithValues: rows.map { (try $0.decode(String.self, "name"), try $0.decode(UUID.self, "id")) })
+            for (id, name) in zip(ids, names) { #expect(decoded[name] == id) }
+        }
+    }
+
+    @Test func uniqueAndExclusionViolationsAreDistinct() async throws {
+        try await TestDatabase.with(migrated: false) { url in
+            let connection = try await PostgresConnection.connect(url: url)
+            try await connection.execute(
+                script: """
+                    CREATE EXTENSION IF NOT EXISTS btree_gist;
+                    CREATE TABLE slots (
+                        id int PRIMARY KEY,
+                        doctor int NOT NULL,
+                        during tstzrange NOT NULL,
+                        EXCLUDE USING gist (doctor WITH =, during WITH &&)
+                    );
+                    INSERT INTO slots VALUES (1, 7, '[2026-12-01 10:00+00, 2026-12-01 10:30+00)');
+                    """)
+            var unique: PostgresError?
+            do {
+                try await connection.query(
+                    "INSERT INTO slots VALUES (1, 8, '[2026-12-01 10:00+00, 2026-12-01 10:30+00)')")
+            } catch let error as PostgresError { unique = error }
+            var exclusion: PostgresError?
+            do {
+                try await connection.query(
+                    "INSERT INTO slots VALUES (2, 7, '[2026-12-01 10:15+00, 2026-12-01 10:45+00)')")
+            } catch let error as PostgresError { exclusion = error }
+            #expect(unique?.isUniqueViolation == true)
+            #expect(unique?.sqlState == "23505")
+            #expect(unique?.isExclusionViolation == false)
+            #expect(exclusion?.isExclusionViolation == true)
+            #expect(exclusion?.sqlState == "23P01")
+            #expect(exclusion?.constraint?.isEmpty == false)
+            #expect(exclusion?.isRetriable == false)
+        }
+    }
+
+    @Test func aTransactionWhoseClosureThrowsLeavesNoRows() async throws {
+        struct Abort: Error {}
+        try await TestDatabase.with(migrated: false) { url in
+            let pool = PostgresPool(url: url, maximumConnections: 1)
+            defer { pool.close() }
+            try await pool.query("CREATE TABLE t (n int)")
+            await #expect(throws: Abort.self) {
+                try await pool.transaction { connection in
+                    try await connection.query("INSERT INTO t VALUES (1), (2)")
+                    throw Abort()
+                }
+            }
+            try await pool.transaction { connection in
+                try await connection.query("INSERT INTO t VALUES (3)")
+            }
+            let rows = try await pool.query("SELECT n FROM t")
+            #expect(try rows.map { try $0.decode(Int.self, 0) } == [3])
+        }
+    }
+
+    @Test func aPoolOfFourServesSixteenConcurrentQueries() async throws {
+        try await TestDatabase.with(migrated: false) { url in
+            let application = "pooltest\(UUID().uuidString.prefix(6))"
+            let pool = PostgresPool(url: url, maximumConnections: 4, applicationName: application)
+            defer { pool.close() }
+            let results = try await withThrowingTaskGroup(of: (Int, Int, Int).self) { group in
+                for index in 0..<16 {
+                    group.addTask {
+                        let rows = try await pool.query(
+                            """
+                            SELECT $1::int * 2, (SELECT count(*) FROM pg_stat_activity WHERE application_name = $2)::int
+                            FROM pg_sleep(0.05)
+                            """, [index, application])
+                        return (index, try rows[0].decode(Int.self, 0), try rows[0].decode(Int.self, 1))
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(results.count == 16)
+            #expect(results.allSatisfy { $0.1 == $0.0 * 2 })
+            #expect(results.allSatisfy { $0.2 <= 4 }, "never more than 4 connections at once")
+            #expect(pool.maximumConnections == 4)
+        }
+    }
+
+    @Test func thePoolRecoversAfterTheServerRestarts() async throws {
+        // A cluster of its own: restarting the shared one would disturb the other tests.
+        let services = try await ServicesProcess.start(only: ["postgres"])
+        defer { Task { try? await services.stop() } }
+        let url = try #require(services.env["CAREFLEET_DATABASE_URL"])
+        let pool = PostgresPool(url: url, maximumConnections: 2)
+        defer { pool.close() }
+        let before = try await pool.query("SELECT pg_backend_pid()")[0].decode(Int.self, 0)
+        try await services.control("restart-postgres")
+        let rows = try await pool.query("SELECT pg_backend_pid()")
+        let after = try rows[0].decode(Int.self, 0)
+        #expect(after != before, "a new connection to the restarted server")
+        try await services.stop()
+    }
+
+    @Test func connectingToNothingIsAConnectionError() async throws {
+        do {
+            _ = try await PostgresConnection.connect(url: "postgres://postgres@127.0.0.1:1/none?connect_timeout=2")
+            Issue.record("connected to nothing")
+        } catch {
+            #expect(error.kind == .connection)
+            #expect(error.isRetriable)
+        }
+    }
+
+    @Test func timestampTextRoundTripsThroughTheParser() throws {
+        let samples = [0, 1_795_000_000.5, -86_400.25, 951_782_400]  // includes 2000-02-29
+        for seconds in samples {
+            let date = Date(timeIntervalSince1970: seconds)
+            guard case .text(let text) = date.postgresParameter else {
+                Issue.record("a date is sent as text")
+                continue
+            }
+            #expect(try Date(postgresText: text) == date, "\(text)")
+        }
+    }
+}
