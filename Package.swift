@@ -12,6 +12,11 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
     ],
     targets: [
         // The wire contract: topics, envelope, message types, headers, retry ladder. No I/O.
@@ -33,6 +38,19 @@ let package = Package(
         .target(
             name: "Migrations", dependencies: ["Postgres"], path: "Workers/Migrations",
             resources: [.copy("SQL")]),
+        // The consume → handle → retry/dead-letter → commit loop every worker runs on.
+        .target(
+            name: "Runtime",
+            dependencies: [
+                "Contracts", "Kafka", "Postgres", "FleetConfiguration",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Workers/Runtime"),
         .executableTarget(
             name: "fleet",
             dependencies: [
@@ -44,12 +62,21 @@ let package = Package(
 
         // Tests. TestSupport is the fixture: broker, PostgreSQL and SMTP sink for integration tests.
         .target(
-            name: "TestSupport", dependencies: ["Kafka", "Postgres", "Migrations", "FleetConfiguration"],
+            name: "TestSupport", dependencies: ["Contracts", "Kafka", "Postgres", "Migrations", "FleetConfiguration"],
             path: "Tests/TestSupport"),
+        // A small worker on the runtime that the runtime tests start, kill and restart as a process.
+        .executableTarget(name: "runtime-probe", dependencies: ["Runtime", "TestSupport"], path: "Tests/RuntimeProbe"),
         .testTarget(name: "ContractsTests", dependencies: ["Contracts"], resources: [.copy("Fixtures")]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "TestSupport"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "MailTests", dependencies: ["Mail", "TestSupport"]),
+        .testTarget(
+            name: "RuntimeTests",
+            dependencies: [
+                "Runtime", "Contracts", "Kafka", "Postgres", "TestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "FleetTests", dependencies: ["Contracts", "Kafka", "Postgres", "Migrations", "FleetConfiguration", "TestSupport"]),
     ]
 )

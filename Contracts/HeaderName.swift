@@ -15,4 +15,11 @@ public enum HeaderName {
     public static let correlationId = "x-correlation-id"
     /// Set on a message republished from a dead-letter topic: `<dlq topic>/<partition>/<offset>`.
     public static let replayedFrom = "x-replayed-from"
+
+    /// Headers the worker runtime writes when it hands a message to a retry or dead-letter topic.
+    /// They describe one trip through the ladder: replaced on each hand-over, dropped on replay.
+    public static let ladderHeaders: Set<String> = [
+        attempt, notBefore, originalTopic, originalPartition, originalOffset, consumerGroup, errorClass, errorMessage,
+        firstFailedAt,
+    ]
 }

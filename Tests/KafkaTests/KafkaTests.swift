@@ -61,7 +61,7 @@ struct KafkaTests {
                 tasks.addTask { try await run(first, index: 0) }
                 tasks.addTask { try await run(second, index: 1) }
                 // Both members own partitions before anything is produced.
-                try await waitUntil(timeout: .seconds(30)) {
+                try await eventually(timeout: .seconds(30)) {
                     !first.assignment.isEmpty && !second.assignment.isEmpty
                         && first.assignment.count + second.assignment.count == 6
                 }
@@ -78,7 +78,7 @@ struct KafkaTests {
                     try await sends.waitForAll()
                 }
                 await producer.close()
-                try await waitUntil(timeout: .seconds(60)) { seen.withLock { $0.count } >= total }
+                try await eventually(timeout: .seconds(60)) { seen.withLock { $0.count } >= total }
                 done.withLock { $0 = true }
                 try await tasks.waitForAll()
             }
@@ -126,7 +126,7 @@ struct KafkaTests {
         try await TestKafka.withTopic(partitions: 3) { topic in
             let consumer = try KafkaConsumer(config: config, groupId: TestKafka.uniqueName("group"))
             try consumer.subscribe([topic])
-            try await waitUntil(timeout: .seconds(30)) {
+            try await eventually(timeout: .seconds(30)) {
                 _ = try await consumer.poll(timeout: .milliseconds(100))
                 return consumer.assignment.count == 3
             }
@@ -229,17 +229,5 @@ struct KafkaTests {
         } throws: { error in
             (error as? KafkaError)?.message.contains("no.such.property") == true
         }
-    }
-}
-
-/// Polls `condition` until it holds, failing the test after `timeout`.
-func waitUntil(timeout: Duration, _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while try await !condition() {
-        guard ContinuousClock.now < deadline else {
-            Issue.record("condition not met within \(timeout)")
-            throw FixtureError("timed out after \(timeout)")
-        }
-        try await Task.sleep(for: .milliseconds(50))
     }
 }

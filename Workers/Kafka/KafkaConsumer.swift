@@ -59,6 +59,15 @@ public final class KafkaConsumer: Sendable {
         guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code) }
     }
 
+    /// Reads these partitions from these offsets without joining the group (no rebalancing;
+    /// for tools that inspect topics). Replaces any previous manual assignment.
+    public func assign(_ positions: [TopicPartitionOffset]) throws(KafkaError) {
+        let list = TopicPartitionList(positions)
+        let code = rd_kafka_assign(client.pointer, list.pointer)
+        guard code == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(code) }
+        context.setAssigned(Set(positions.map(\.topicPartition)))
+    }
+
     /// Waits up to `timeout` for messages and returns up to `maxMessages` of them (empty when
     /// none came). Rebalance callbacks run inside this call. Idle, it sleeps in librdkafka.
     public func poll(maxMessages: Int = 500, timeout: Duration = .milliseconds(500)) async throws(KafkaError)
@@ -164,6 +173,15 @@ public final class KafkaConsumer: Sendable {
         if let error { throw error }
     }
 
+    /// The high watermark librdkafka last saw while fetching (no broker round trip), or nil
+    /// before the first fetch of that partition.
+    public func cachedHighWatermark(_ partition: TopicPartition) -> Int64? {
+        var low: Int64 = -1
+        var high: Int64 = -1
+        let code = rd_kafka_get_watermark_offsets(client.pointer, partition.topic, partition.partition, &low, &high)
+        return code == RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0 ? high : nil
+    }
+
     /// The partitions currently assigned to this member.
     public var assignment: [TopicPartition] { context.assignedPartitions.sorted() }
 
@@ -205,6 +223,7 @@ final class ConsumerContext: ClientContext, @unchecked Sendable {  // mutable st
     var isClosed: Bool { state.withLock { $0.closed } }
     func markClosed() { state.withLock { $0.closed = true } }
     var assignedPartitions: Set<TopicPartition> { state.withLock { $0.assigned } }
+    func setAssigned(_ partitions: Set<TopicPartition>) { state.withLock { $0.assigned = partitions } }
 
     func store(_ offsets: [TopicPartitionOffset]) {
         state.withLock { state in

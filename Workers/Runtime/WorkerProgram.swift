@@ -1,0 +1,69 @@
+import Contracts
+import FleetConfiguration
+import Foundation
+import Kafka
+import Logging
+import Metrics
+import Postgres
+import Prometheus
+import ServiceLifecycle
+
+/// What a worker executable's handler is built from.
+public struct WorkerEnvironment: Sendable {
+    public let config: FleetConfig
+    public let kafka: KafkaConfig
+    /// Present when `database.url` is configured.
+    public let database: PostgresPool?
+    public let logger: Logger
+}
+
+/// The whole `main` of a worker executable: configuration, JSON logs, Prometheus metrics, the
+/// consumer worker and its `/health` + `/metrics` endpoint in one `ServiceGroup` that drains on
+/// SIGTERM or SIGINT and exits 0.
+public enum WorkerProgram {
+    public static func run(
+        group: ConsumerGroupSpec, catalogs: [String: MessageCatalog],
+        makeHandler: (WorkerEnvironment) async throws -> any BatchMessageHandler
+    ) async {
+        do {
+            let config = try FleetConfig.load()
+            let level = Logger.Level(rawValue: config.string("log.level", default: "info")) ?? .info
+            LoggingSystem.bootstrap { label in
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            var logger = Logger(label: "carefleet.\(group.name)")
+            logger.logLevel = level
+
+            let kafka = KafkaConfig(properties: config.subtree("kafka"))
+            let database = config.string("database.url").map {
+                PostgresPool(
+                    url: $0, maximumConnections: (try? config.int("database.pool.size", default: 10)) ?? 10,
+                    applicationName: group.name, logger: logger)
+            }
+            let environment = WorkerEnvironment(config: config, kafka: kafka, database: database, logger: logger)
+            let handler = try await makeHandler(environment)
+            let settings = try WorkerSettings.from(config, group: group, catalogs: catalogs)
+            let worker = try ConsumerWorker(settings: settings, kafka: kafka, batchHandler: handler, logger: logger)
+            let port = try config.int("http.port", default: 9100)
+            let operations = OperationsServer.make(
+                port: port, registry: registry, health: { worker.health.report }, logger: logger)
+            let serviceGroup = ServiceGroup(
+                configuration: ServiceGroupConfiguration(
+                    services: [
+                        .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup),
+                        .init(service: operations),
+                    ],
+                    gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await serviceGroup.run()
+            database?.close()
+            logger.info("exiting")
+        } catch {
+            FileHandle.standardError.write(Data("\(group.name): \(error)\n".utf8))
+            exit(1)
+        }
+    }
+}
