@@ -24,9 +24,7 @@ public enum Topics {
     public static let sources = [appointmentCommands, appointmentEvents, notificationEmail]
 
     /// Every topic the fleet uses: the sources, and each group's retry and dead-letter topics.
-    public static var all: [TopicSpec] {
-        sources + ConsumerGroups.all.flatMap { group in group.sources.flatMap { group.derivedTopics(of: $0) } }
-    }
+    public static var all: [TopicSpec] { FleetNamespace.none.allTopics }
 }
 
 /// Messages carried by each source topic.

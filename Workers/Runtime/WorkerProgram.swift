@@ -11,6 +11,8 @@ import ServiceLifecycle
 /// What a worker executable's handler is built from.
 public struct WorkerEnvironment: Sendable {
     public let config: FleetConfig
+    /// Topic and group names are in this namespace (empty in production).
+    public let namespace: FleetNamespace
     public let kafka: KafkaConfig
     /// Present when `database.url` is configured.
     public let database: PostgresPool?
@@ -21,12 +23,19 @@ public struct WorkerEnvironment: Sendable {
 /// consumer worker and its `/health` + `/metrics` endpoint in one `ServiceGroup` that drains on
 /// SIGTERM or SIGINT and exits 0.
 public enum WorkerProgram {
+    /// `group` as in Contracts: it is put in the configured `fleet.namespace`. `catalogs` (by
+    /// source topic, namespaced) default to the decoders Contracts has for the group's sources.
     public static func run(
-        group: ConsumerGroupSpec, catalogs: [String: MessageCatalog],
+        group contractGroup: ConsumerGroupSpec, catalogs explicitCatalogs: [String: MessageCatalog]? = nil,
         makeHandler: (WorkerEnvironment) async throws -> any BatchMessageHandler
     ) async {
         do {
             let config = try FleetConfig.load()
+            guard let namespace = FleetNamespace(config.string("fleet.namespace", default: "")) else {
+                throw ConfigError("fleet.namespace may hold only letters, digits and '-'")
+            }
+            let group = namespace.group(contractGroup)
+            let catalogs = explicitCatalogs ?? namespace.catalogs(for: group)
             let level = Logger.Level(rawValue: config.string("log.level", default: "info")) ?? .info
             LoggingSystem.bootstrap { label in
                 var handler = JSONLogHandler(label: label)
@@ -44,7 +53,8 @@ public enum WorkerProgram {
                     url: $0, maximumConnections: (try? config.int("database.pool.size", default: 10)) ?? 10,
                     applicationName: group.name, logger: logger)
             }
-            let environment = WorkerEnvironment(config: config, kafka: kafka, database: database, logger: logger)
+            let environment = WorkerEnvironment(
+                config: config, namespace: namespace, kafka: kafka, database: database, logger: logger)
             let handler = try await makeHandler(environment)
             let settings = try WorkerSettings.from(config, group: group, catalogs: catalogs)
             let worker = try ConsumerWorker(settings: settings, kafka: kafka, batchHandler: handler, logger: logger)
@@ -62,7 +72,7 @@ public enum WorkerProgram {
             database?.close()
             logger.info("exiting")
         } catch {
-            FileHandle.standardError.write(Data("\(group.name): \(error)\n".utf8))
+            FileHandle.standardError.write(Data("\(contractGroup.name): \(error)\n".utf8))
             exit(1)
         }
     }

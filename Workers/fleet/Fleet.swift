@@ -1,4 +1,5 @@
 import ArgumentParser
+import Contracts
 import FleetConfiguration
 import Foundation
 
@@ -25,6 +26,17 @@ struct GlobalOptions: ParsableArguments {
 
     func load() throws -> FleetConfig {
         try FleetConfig.load(environment: env, directory: configDir)
+    }
+}
+
+extension FleetConfig {
+    /// `fleet.namespace`: the prefix of every topic and group name (empty in production).
+    func namespace() throws -> FleetNamespace {
+        let prefix = string("fleet.namespace", default: "")
+        guard let namespace = FleetNamespace(prefix) else {
+            throw failure("fleet.namespace '\(prefix)' may hold only letters, digits and '-'")
+        }
+        return namespace
     }
 }
 

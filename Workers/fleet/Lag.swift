@@ -13,14 +13,15 @@ struct Lag: AsyncParsableCommand {
     func run() async throws {
         let config = try global.load()
         let admin = try KafkaAdmin(config: KafkaConfig(properties: config.subtree("kafka")))
+        let groups = try ConsumerGroups.all.map(config.namespace().group)
         var plan: [(group: String, topics: [String])] = []
         if let group {
-            let known = ConsumerGroups.all.first { $0.name == group }
+            let known = groups.first { $0.name == group }
             let topics = topic.isEmpty ? known?.subscribedTopics ?? [] : topic
             guard !topics.isEmpty else { throw failure("group \(group) is not in Contracts: name its topics with --topic") }
             plan = [(group, topics)]
         } else {
-            plan = ConsumerGroups.all.map { ($0.name, topic.isEmpty ? $0.subscribedTopics : topic) }
+            plan = groups.map { ($0.name, topic.isEmpty ? $0.subscribedTopics : topic) }
         }
         var rows: [[String]] = [["GROUP", "TOPIC", "PARTITION", "COMMITTED", "HIGH", "LAG"]]
         for (group, topics) in plan {

@@ -48,7 +48,7 @@ struct Publish: AsyncParsableCommand {
             ]
         }
         let data = try JSONSerialization.data(withJSONObject: envelope, options: [.sortedKeys])
-        if let catalog = Catalogs.forTopic(topic) {
+        if let catalog = try config.namespace().catalog(forTopic: topic) {
             do {
                 _ = try catalog.decode(data)
             } catch {

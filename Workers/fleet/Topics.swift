@@ -38,22 +38,24 @@ struct Topics: AsyncParsableCommand {
     }
 }
 
-/// The topics to create: Contracts' topics with partition counts (raised by configuration
-/// `topics.<name>.partitions`) and replication factor `topics.replication.factor`.
+/// The topics to create: Contracts' topics in the configured namespace, with partition counts
+/// (raised by configuration `topics.<name>.partitions`) and replication factor
+/// `topics.replication.factor`.
 struct TopicPlan {
     let topics: [NewTopic]
 
     init(config: FleetConfig) throws {
         let replication = try config.int("topics.replication.factor", default: 1)
+        let namespace = try config.namespace()
         var partitionsBySource: [String: Int] = [:]
         for source in Contracts.Topics.sources {
             let partitions = try config.int("topics.\(source.name).partitions", default: source.partitions)
             guard partitions >= source.partitions else {
                 throw failure("topics.\(source.name).partitions is \(partitions): it cannot be below \(source.partitions)")
             }
-            partitionsBySource[source.name] = partitions
+            partitionsBySource[namespace.topicName(source.name)] = partitions
         }
-        topics = Contracts.Topics.all.map { spec in
+        topics = namespace.allTopics.map { spec in
             let source = DerivedTopic(parsing: spec.name)?.source ?? spec.name
             return NewTopic(
                 name: spec.name, partitions: partitionsBySource[source] ?? spec.partitions,
