@@ -7,6 +7,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "fleet", targets: ["fleet"]),
+        .executable(name: "ingress", targets: ["ingress"]),
+        .executable(name: "booking-worker", targets: ["booking-worker"]),
         .library(name: "Contracts", targets: ["Contracts"]),
     ],
     dependencies: [
@@ -17,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
     ],
     targets: [
         // The wire contract: topics, envelope, message types, headers, retry ladder. No I/O.
@@ -51,10 +55,35 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             path: "Workers/Runtime"),
+        // Tenants, users, doctors, patients and their hours: the identity and directory schemas.
+        .target(
+            name: "Clinic",
+            dependencies: [
+                "Contracts", "Postgres", .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Workers/Clinic"),
+        // Decides appointment commands (the rules live in SQL: Migrations/SQL/0004_booking_rules.sql).
+        .target(name: "Booking", dependencies: ["Contracts", "Kafka", "Postgres", "Runtime"], path: "Workers/Booking"),
+        .executableTarget(name: "booking-worker", dependencies: ["Booking", "Runtime", "Contracts"], path: "Workers/booking-worker"),
+        // The HTTP API.
+        .target(
+            name: "Ingress",
+            dependencies: [
+                "Contracts", "Kafka", "Postgres", "Clinic", "FleetConfiguration", "Runtime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Workers/Ingress"),
+        .executableTarget(name: "ingress", dependencies: ["Ingress"], path: "Workers/ingress"),
         .executableTarget(
             name: "fleet",
             dependencies: [
-                "Contracts", "Kafka", "Postgres", "Migrations", "FleetConfiguration",
+                "Contracts", "Kafka", "Postgres", "Migrations", "FleetConfiguration", "Clinic",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
