@@ -29,7 +29,7 @@ public struct MessageCatalog: Sendable {
         do {
             metadata = try WireCoding.decoder().decode(EnvelopeMetadata.self, from: data)
         } catch {
-            throw .undecodable(Self.describe(error))
+            throw .undecodable(DecodingProblem(error).description)
         }
         guard let versions = decoders[metadata.type] else { throw .unknownType(metadata.type) }
         guard let decode = versions[metadata.version] else {
@@ -39,33 +39,10 @@ public struct MessageCatalog: Sendable {
         do {
             payload = try decode(data)
         } catch {
-            throw .undecodable(Self.describe(error))
+            throw .undecodable(DecodingProblem(error).description)
         }
         try payload.validate()
         return DecodedMessage(metadata: metadata, payload: payload)
-    }
-
-    /// A decoding error as one line that names the field.
-    static func describe(_ error: any Error) -> String {
-        guard let error = error as? DecodingError else { return String(describing: error) }
-        func path(_ context: DecodingError.Context) -> String {
-            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
-            return keys.isEmpty ? "(root)" : keys.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
-        }
-        switch error {
-        case .keyNotFound(let key, let context):
-            let parent = context.codingPath.isEmpty ? "" : path(context) + "."
-            return "missing field '\(parent)\(key.stringValue)'"
-        case .typeMismatch(let type, let context):
-            return "field '\(path(context))' is not of type \(type): \(context.debugDescription)"
-        case .valueNotFound(let type, let context):
-            return "field '\(path(context))' is null, expected \(type)"
-        case .dataCorrupted(let context):
-            return context.codingPath.isEmpty
-                ? "not JSON: \(context.debugDescription)" : "field '\(path(context))': \(context.debugDescription)"
-        @unknown default:
-            return String(describing: error)
-        }
     }
 }
 

@@ -7,6 +7,14 @@ public struct User: Codable, Sendable, Equatable {
     public var email: String
     public var role: Role
     public var displayName: String
+
+    public init(id: UUID, tenantId: UUID, email: String, role: Role, displayName: String) {
+        self.id = id
+        self.tenantId = tenantId
+        self.email = email
+        self.role = role
+        self.displayName = displayName
+    }
 }
 
 /// How a doctor's calendar is booked.
@@ -55,6 +63,14 @@ public struct Doctor: Codable, Sendable, Equatable {
     public var displayName: String
     public var specialty: String?
     public var settings: DoctorSettings
+
+    public init(id: UUID, tenantId: UUID, displayName: String, specialty: String?, settings: DoctorSettings) {
+        self.id = id
+        self.tenantId = tenantId
+        self.displayName = displayName
+        self.specialty = specialty
+        self.settings = settings
+    }
 }
 
 public struct Patient: Codable, Sendable, Equatable {
@@ -64,6 +80,15 @@ public struct Patient: Codable, Sendable, Equatable {
     public var email: String?
     public var phone: String?
     public var dateOfBirth: String?
+
+    public init(id: UUID, tenantId: UUID, displayName: String, email: String?, phone: String?, dateOfBirth: String?) {
+        self.id = id
+        self.tenantId = tenantId
+        self.displayName = displayName
+        self.email = email
+        self.phone = phone
+        self.dateOfBirth = dateOfBirth
+    }
 }
 
 /// A wall-clock time of day, `HH:MM` (`24:00` allowed as an end).

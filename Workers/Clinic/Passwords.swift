@@ -18,6 +18,9 @@ public struct Passwords: Sendable {
         }
     }
 
+    /// Hashes on the calling thread (start-up only).
+    public func hashSynchronously(_ password: String) -> String { Bcrypt.hash(password, cost: cost) }
+
     public func verify(_ password: String, hash: String) async -> Bool {
         await withCheckedContinuation { continuation in
             Self.queue.async { continuation.resume(returning: Bcrypt.verify(password, hash: hash)) }
