@@ -108,6 +108,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        .testTarget(
+            name: "IngressTests",
+            dependencies: [
+                "Ingress", "Booking", "Runtime", "Clinic", "Contracts", "Kafka", "Postgres", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]),
         .testTarget(name: "FleetTests", dependencies: ["Contracts", "Kafka", "Postgres", "Migrations", "FleetConfiguration", "TestSupport"]),
     ]
 )

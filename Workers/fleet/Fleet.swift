@@ -13,7 +13,7 @@ struct Fleet: AsyncParsableCommand {
             Configuration comes from config/<CAREFLEET_ENV>.conf (default dev), overridden by \
             CAREFLEET_* environment variables.
             """,
-        subcommands: [Migrate.self, Topics.self, Publish.self, Lag.self, DeadLetters.self])
+        subcommands: [Migrate.self, Topics.self, Publish.self, Lag.self, DeadLetters.self, Seed.self])
 }
 
 /// Options every subcommand shares.

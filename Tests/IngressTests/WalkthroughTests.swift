@@ -1,0 +1,123 @@
+import Contracts
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+@Suite("The appointment path end to end", .timeLimit(.minutes(3)))
+struct WalkthroughTests {
+    @Test func aPatientBooksADoctorConfirmsAndCompletes() async throws {
+        try await TestFleet.with { fleet in
+            let admin = try await fleet.admin()
+            let patient = try await fleet.register("Zoë Patient")
+            let me = try await fleet.api.get("/v1/auth/me", token: patient.accessToken)
+            #expect(me.json["role"] as? String == "patient")
+
+            // A doctor who confirms each booking.
+            let doctor = try await fleet.doctor(by: admin, requiresConfirmation: true)
+            let listed = try await fleet.api.get("/v1/doctors", token: patient.accessToken)
+            #expect((listed.json["items"] as? [[String: Any]])?.contains { $0["id"] as? String == doctor.id.uuidString } == true)
+
+            let slot = try await fleet.firstFreeSlot(doctor.id, token: patient.accessToken)
+            let requested = try await fleet.api.post(
+                "/v1/appointments", ["doctorId": doctor.id.uuidString, "startsAt": slot.startsAt, "reason": "check-up"],
+                token: patient.accessToken)
+            #expect(requested.status == 202, "\(requested.text)")
+            let commandId = try #require(requested.json["commandId"] as? String)
+            let appointmentId = try #require(requested.json["appointmentId"] as? String)
+
+            let booked = try await fleet.outcome(of: commandId, token: patient.accessToken)
+            #expect(booked["status"] as? String == "done")
+            #expect((booked["event"] as? [String: Any])?["type"] as? String == "appointment.booked")
+            var appointment = try await fleet.api.get("/v1/appointments/\(appointmentId)", token: patient.accessToken)
+            #expect(appointment.json["status"] as? String == "pending")
+            #expect(appointment.json["startsAt"] as? String == slot.startsAt)
+            #expect(appointment.json["endsAt"] as? String == slot.endsAt, "one slot long by default")
+
+            // The slot is no longer offered.
+            let slotsAfter = try await fleet.freeSlots(doctor.id, token: patient.accessToken)
+            #expect(!slotsAfter.contains { $0.startsAt == slot.startsAt })
+
+            let confirmed = try await fleet.api.post("/v1/appointments/\(appointmentId)/confirm", token: doctor.session.accessToken)
+            #expect(confirmed.status == 202)
+            #expect(try await fleet.outcome(of: confirmed.json["commandId"] as? String ?? "", token: doctor.session.accessToken)["status"] as? String == "done")
+            appointment = try await fleet.api.get("/v1/appointments/\(appointmentId)", token: patient.accessToken)
+            #expect(appointment.json["status"] as? String == "confirmed")
+
+            let completed = try await fleet.api.post(
+                "/v1/appointments/\(appointmentId)/complete", ["notes": "all well"], token: doctor.session.accessToken)
+            #expect(completed.status == 202)
+            _ = try await fleet.outcome(of: completed.json["commandId"] as? String ?? "", token: doctor.session.accessToken)
+            appointment = try await fleet.api.get("/v1/appointments/\(appointmentId)", token: doctor.session.accessToken)
+            #expect(appointment.json["status"] as? String == "completed")
+            #expect(appointment.json["notes"] as? String == "all well")
+            #expect((appointment.json["sequence"] as? Int) == 2)
+
+            // Each party lists it; the admin sees the tenant's.
+            for token in [patient.accessToken, doctor.session.accessToken, admin.accessToken] {
+                let page = try await fleet.api.get("/v1/appointments?status=completed", token: token)
+                #expect((page.json["items"] as? [[String: Any]])?.map { $0["id"] as? String } == [appointmentId])
+            }
+        }
+    }
+
+    @Test func aDoctorWithoutConfirmationBooksStraightToConfirmed() async throws {
+        try await TestFleet.with { fleet in
+            let admin = try await fleet.admin()
+            let patient = try await fleet.register()
+            let doctor = try await fleet.doctor(by: admin)
+            let slot = try await fleet.firstFreeSlot(doctor.id, token: patient.accessToken)
+            let requested = try await fleet.api.post(
+                "/v1/appointments", ["doctorId": doctor.id.uuidString, "startsAt": slot.startsAt], token: patient.accessToken)
+            _ = try await fleet.outcome(of: requested.json["commandId"] as? String ?? "", token: patient.accessToken)
+            let appointment = try await fleet.api.get("/v1/appointments/\(requested.json["appointmentId"] as? String ?? "")", token: patient.accessToken)
+            #expect(appointment.json["status"] as? String == "confirmed")
+        }
+    }
+
+    @Test func rescheduleIntoATakenSlotIsDeclinedAndCancelFreesTheSlot() async throws {
+        try await TestFleet.with { fleet in
+            let admin = try await fleet.admin()
+            let first = try await fleet.register("First")
+            let second = try await fleet.register("Second")
+            let doctor = try await fleet.doctor(by: admin)
+            let slots = try await fleet.freeSlots(doctor.id, token: first.accessToken)
+            let a = try await book(fleet, first, doctor.id, slots[0].startsAt)
+            let b = try await book(fleet, second, doctor.id, slots[2].startsAt)
+
+            let moved = try await fleet.api.post(
+                "/v1/appointments/\(b)/reschedule", ["startsAt": slots[0].startsAt], token: second.accessToken)
+            #expect(moved.status == 202)
+            let outcome = try await fleet.outcome(of: moved.json["commandId"] as? String ?? "", token: second.accessToken)
+            #expect(outcome["status"] as? String == "declined")
+            #expect(outcome["reason"] as? String == "slot_taken")
+            let unchanged = try await fleet.api.get("/v1/appointments/\(b)", token: second.accessToken)
+            #expect(unchanged.json["startsAt"] as? String == slots[2].startsAt)
+            #expect(unchanged.json["status"] as? String == "confirmed")
+
+            let cancelled = try await fleet.api.post("/v1/appointments/\(a)/cancel", ["reason": "travelling"], token: first.accessToken)
+            #expect(try await fleet.outcome(of: cancelled.json["commandId"] as? String ?? "", token: first.accessToken)["status"] as? String == "done")
+            #expect(try await fleet.api.get("/v1/appointments/\(a)", token: first.accessToken).json["status"] as? String == "cancelled")
+
+            let third = try await fleet.register("Third")
+            let rebooked = try await book(fleet, third, doctor.id, slots[0].startsAt)
+            #expect(try await fleet.api.get("/v1/appointments/\(rebooked)", token: third.accessToken).json["status"] as? String == "confirmed")
+
+            // And the second patient can now move into a free slot.
+            let again = try await fleet.api.post(
+                "/v1/appointments/\(b)/reschedule", ["startsAt": slots[4].startsAt], token: second.accessToken)
+            #expect(try await fleet.outcome(of: again.json["commandId"] as? String ?? "", token: second.accessToken)["status"] as? String == "done")
+            #expect(try await fleet.api.get("/v1/appointments/\(b)", token: second.accessToken).json["startsAt"] as? String == slots[4].startsAt)
+        }
+    }
+
+    /// Books and waits for the outcome; returns the appointment id.
+    func book(_ fleet: TestFleet, _ patient: Session, _ doctor: UUID, _ startsAt: String) async throws -> String {
+        let requested = try await fleet.api.post(
+            "/v1/appointments", ["doctorId": doctor.uuidString, "startsAt": startsAt], token: patient.accessToken)
+        try #require(requested.status == 202, "\(requested.text)")
+        let outcome = try await fleet.outcome(of: requested.json["commandId"] as? String ?? "", token: patient.accessToken)
+        try #require(outcome["status"] as? String == "done", "\(outcome)")
+        return try #require(requested.json["appointmentId"] as? String)
+    }
+}
