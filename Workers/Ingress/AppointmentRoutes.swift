@@ -76,39 +76,42 @@ struct AppointmentRoutes {
         router.get("appointments") { request, context in try await list(request, context) }
         router.get("appointments/:id") { _, context in try await get(context) }
         router.post("appointments/:id/cancel") { request, context in
+            let (caller, appointment) = try await target(context, allowed: [.patient, .doctor, .admin], action: "cancel")
             let body = try await JSONBody.decode(ReasonBody.self, from: request, context: context)
             let reason = try Check.text(body.reason, field: "reason", max: 500)
-            return try await act(context, allowed: [.patient, .doctor, .admin]) {
-                CancelAppointment(appointmentId: $0.id, doctorId: $0.doctorId, reason: reason)
-            }
+            return try await issue(
+                CancelAppointment(appointmentId: appointment.id, doctorId: appointment.doctorId, reason: reason), appointment, caller, context)
         }
         router.post("appointments/:id/confirm") { _, context in
-            try await act(context, allowed: [.doctor, .admin]) { ConfirmAppointment(appointmentId: $0.id, doctorId: $0.doctorId) }
+            let (caller, appointment) = try await target(context, allowed: [.doctor, .admin], action: "confirm")
+            return try await issue(ConfirmAppointment(appointmentId: appointment.id, doctorId: appointment.doctorId), appointment, caller, context)
         }
         router.post("appointments/:id/reject") { request, context in
+            let (caller, appointment) = try await target(context, allowed: [.doctor, .admin], action: "reject")
             let body = try await JSONBody.decode(ReasonBody.self, from: request, context: context)
             let reason = try Check.text(body.reason, field: "reason", max: 500)
-            return try await act(context, allowed: [.doctor, .admin]) {
-                RejectAppointment(appointmentId: $0.id, doctorId: $0.doctorId, reason: reason)
-            }
+            return try await issue(
+                RejectAppointment(appointmentId: appointment.id, doctorId: appointment.doctorId, reason: reason), appointment, caller, context)
         }
         router.post("appointments/:id/reschedule") { request, context in
+            let (caller, appointment) = try await target(context, allowed: [.patient, .doctor, .admin], action: "reschedule")
             let body = try await JSONBody.decode(RescheduleBody.self, from: request, context: context)
-            return try await act(context, allowed: [.patient, .doctor, .admin]) { appointment in
-                let endsAt = body.endsAt ?? body.startsAt.addingTimeInterval(appointment.endsAt.timeIntervalSince(appointment.startsAt))
-                try Check.interval(startsAt: body.startsAt, endsAt: endsAt)
-                return RescheduleAppointment(appointmentId: appointment.id, doctorId: appointment.doctorId, startsAt: body.startsAt, endsAt: endsAt)
-            }
+            let endsAt = body.endsAt ?? body.startsAt.addingTimeInterval(appointment.endsAt.timeIntervalSince(appointment.startsAt))
+            try Check.interval(startsAt: body.startsAt, endsAt: endsAt)
+            return try await issue(
+                RescheduleAppointment(appointmentId: appointment.id, doctorId: appointment.doctorId, startsAt: body.startsAt, endsAt: endsAt),
+                appointment, caller, context)
         }
         router.post("appointments/:id/complete") { request, context in
-            let body = try await JSONBody.decode(NotesBody.self, from: request, context: context)
-            let notes = try Check.optionalText(body.notes, field: "notes", max: 10_000)
-            return try await act(context, allowed: [.doctor, .admin]) {
-                CompleteAppointment(appointmentId: $0.id, doctorId: $0.doctorId, notes: notes)
-            }
+            let (caller, appointment) = try await target(context, allowed: [.doctor, .admin], action: "complete")
+            let body = try await JSONBody.decodeIfPresent(NotesBody.self, from: request, context: context)
+            let notes = try Check.optionalText(body?.notes, field: "notes", max: 10_000)
+            return try await issue(
+                CompleteAppointment(appointmentId: appointment.id, doctorId: appointment.doctorId, notes: notes), appointment, caller, context)
         }
         router.post("appointments/:id/no-show") { _, context in
-            try await act(context, allowed: [.doctor, .admin]) { MarkNoShow(appointmentId: $0.id, doctorId: $0.doctorId) }
+            let (caller, appointment) = try await target(context, allowed: [.doctor, .admin], action: "mark as no-show")
+            return try await issue(MarkNoShow(appointmentId: appointment.id, doctorId: appointment.doctorId), appointment, caller, context)
         }
         router.get("commands/:id") { _, context in try await commandStatus(context) }
     }
@@ -145,17 +148,19 @@ struct AppointmentRoutes {
         return try await issue(command, appointmentId: command.appointmentId, doctorId: doctor.id, caller: caller, context: context)
     }
 
-    /// An action on an existing appointment: visible to the caller (else 404), allowed for the
-    /// caller's role (else 403); the booking worker checks the status transition.
-    func act<P: MessagePayload>(
-        _ context: IngressContext, allowed: Set<Role>, _ make: (AppointmentView) throws -> P
-    ) async throws -> Response {
+    /// The appointment an action is on: visible to the caller (else 404), and the caller's role
+    /// may take the action (else 403). The booking worker checks the status transition.
+    func target(_ context: IngressContext, allowed: Set<Role>, action: String) async throws -> (AuthenticatedUser, AppointmentView) {
         let caller = try context.requireUser()
         let appointment = try await visibleAppointment(try Path.id(context), to: caller)
-        guard allowed.contains(caller.role) else {
-            throw APIError.forbidden("a \(caller.role.rawValue) may not \(P.messageType.replacingOccurrences(of: "appointment.", with: "")) an appointment")
-        }
-        return try await issue(try make(appointment), appointmentId: appointment.id, doctorId: appointment.doctorId, caller: caller, context: context)
+        guard allowed.contains(caller.role) else { throw APIError.forbidden("a \(caller.role.rawValue) may not \(action) an appointment") }
+        return (caller, appointment)
+    }
+
+    func issue<P: MessagePayload>(
+        _ payload: P, _ appointment: AppointmentView, _ caller: AuthenticatedUser, _ context: IngressContext
+    ) async throws -> Response {
+        try await issue(payload, appointmentId: appointment.id, doctorId: appointment.doctorId, caller: caller, context: context)
     }
 
     /// Records the command as issued, publishes it (keyed by doctor) and waits for the broker.

@@ -28,7 +28,7 @@ struct AuthRoutes {
         var newPassword: String
     }
 
-    struct Session: Encodable {
+    struct Session: Encodable, Sendable {
         var accessToken: String
         var refreshToken: String
         var tokenType = "Bearer"
@@ -109,7 +109,15 @@ struct AuthRoutes {
     func refresh(_ request: Request, _ context: IngressContext) async throws -> Response {
         let body = try await JSONBody.decode(RefreshRequest.self, from: request, context: context)
         let hash = RefreshTokens.hash(body.refreshToken)
-        let session: Session = try await services.database.transaction { connection in
+        enum Outcome: Sendable {
+            case rotated(Session)
+            case reused
+            case expired
+            case unknown
+        }
+        // A rejection that changed something (a reused token revokes its family) must commit
+        // before the error answer, so the outcome comes out of the transaction first.
+        let outcome: Outcome = try await services.database.transaction { connection in
             let rows = try await connection.query(
                 """
                 SELECT t.id, t.family_id, t.revoked_at IS NOT NULL, t.expires_at < now(),
@@ -117,20 +125,28 @@ struct AuthRoutes {
                 FROM identity.refresh_tokens t JOIN identity.users u ON u.id = t.user_id
                 WHERE t.token_hash = $1 FOR UPDATE OF t
                 """, [hash])
-            guard let row = rows.first else { throw APIError.unauthorized("the refresh token is not valid") }
+            guard let row = rows.first else { return .unknown }
             let family = try row.decode(UUID.self, 1)
             if try row.decode(Bool.self, 2) {
                 // A rotated token came back: it was stolen or replayed. End the whole session.
                 try await connection.query(
                     "UPDATE identity.refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL", [family])
-                throw APIError.unauthorized("the refresh token was already used; sign in again")
+                try await Audit.record("refresh_token_reused", tenant: try row.decode(UUID.self, 5), user: try row.decode(UUID.self, 4), on: connection)
+                return .reused
             }
-            guard try !row.decode(Bool.self, 3) else { throw APIError.unauthorized("the refresh token has expired") }
+            if try row.decode(Bool.self, 3) { return .expired }
             try await connection.query("UPDATE identity.refresh_tokens SET revoked_at = now() WHERE id = $1", [try row.decode(UUID.self, 0)])
             let user = User(
                 id: try row.decode(UUID.self, 4), tenantId: try row.decode(UUID.self, 5), email: try row.decode(String.self, 6),
                 role: Role(rawValue: try row.decode(String.self, 7)) ?? .patient, displayName: try row.decode(String.self, 8))
-            return try await issue(for: user, family: family, on: connection)
+            return .rotated(try await issue(for: user, family: family, on: connection))
+        }
+        let session: Session
+        switch outcome {
+        case .rotated(let rotated): session = rotated
+        case .reused: throw APIError.unauthorized("the refresh token was already used; sign in again")
+        case .expired: throw APIError.unauthorized("the refresh token has expired")
+        case .unknown: throw APIError.unauthorized("the refresh token is not valid")
         }
         return JSONBody.response(session)
     }

@@ -8,6 +8,12 @@ public struct AuthenticatedUser: Sendable, Equatable {
     public var tenantId: UUID
     public var role: Role
 
+    public init(id: UUID, tenantId: UUID, role: Role) {
+        self.id = id
+        self.tenantId = tenantId
+        self.role = role
+    }
+
     public var principal: Principal { Principal(role: role, userId: id) }
 }
 

@@ -18,6 +18,15 @@ enum JSONBody {
         return Response(status: .noContent)
     }
 
+    /// Like `decode`, but an empty body is nil (for bodies whose fields are all optional).
+    static func decodeIfPresent<T: Decodable>(_ type: T.Type, from request: Request, context: IngressContext) async throws -> T? {
+        let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        guard buffer.readableBytes > 0 else { return nil }
+        var copy = request
+        copy.body = RequestBody(buffer: buffer)
+        return try await decode(type, from: copy, context: context)
+    }
+
     /// Decodes the request body: 400 naming the field when it does not parse or fit the type.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: IngressContext) async throws -> T {
         let buffer: ByteBuffer
