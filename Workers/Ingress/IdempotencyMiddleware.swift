@@ -24,7 +24,7 @@ struct IdempotencyMiddleware: RouterMiddleware {
         let body = try await request.body.collect(upTo: context.maxUploadSize)
         var hasher = SHA256()
         hasher.update(data: Data("\(request.method.rawValue) \(request.uri.path)\n".utf8))
-        hasher.update(data: Data(buffer: body))
+        hasher.update(data: Self.canonical(Data(buffer: body)))
         let requestHash = hasher.finalize().map { String(format: "%02x", $0) }.joined()
         let tenant = context.user?.tenantId ?? (try? TenantHeader.tenant(of: request)) ?? Tenants.defaultTenant
         let principal = context.user.map { $0.id.uuidString.lowercased() } ?? "anonymous"
@@ -64,6 +64,14 @@ struct IdempotencyMiddleware: RouterMiddleware {
             try? await forget(tenant: tenant, principal: principal, key: key)
             throw error
         }
+    }
+
+    /// JSON bodies are compared by content, not by key order or spacing.
+    static func canonical(_ body: Data) -> Data {
+        guard let object = try? JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed]),
+            let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed])
+        else { return body }
+        return data
     }
 
     private func replay(tenant: UUID, principal: String, key: String, requestHash: String) async throws -> Response {
