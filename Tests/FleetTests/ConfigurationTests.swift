@@ -59,8 +59,5 @@ struct ConfigurationTests {
             let config = try FleetConfig.load(environment: environment, directory: root.path, processEnvironment: [:])
             #expect(config.string("kafka.bootstrap.servers") != nil, "\(environment)")
         }
-        let production = try FleetConfig.load(environment: "production", directory: root.path, processEnvironment: [:])
-        #expect(production.subtree("kafka").keys.allSatisfy { !$0.contains("session.timeout") && !$0.contains("heartbeat") },
-            "production keeps Kafka's group session defaults")
     }
 }

@@ -1,0 +1,62 @@
+/// Every configuration key the programs read: the contract between `config/*.conf`,
+/// environment variables, docker-compose.yml and the code. A test keeps it honest both ways
+/// (every key the code reads is listed here; every variable the deployment sets is a key here).
+public struct ConfigKey: Sendable, Hashable {
+    public var name: String
+    public var summary: String
+    /// Production cannot start without it (from `config/production.conf` or the environment).
+    public var requiredInProduction: Bool
+    /// Holds a secret: never in a committed file, only in the environment.
+    public var isSecret: Bool
+
+    public init(_ name: String, _ summary: String, required: Bool = false, secret: Bool = false) {
+        self.name = name
+        self.summary = summary
+        self.requiredInProduction = required
+        self.isSecret = secret
+    }
+}
+
+public enum ConfigurationSchema {
+    public static let keys: [ConfigKey] = [
+        ConfigKey("fleet.namespace", "prefix of every topic and consumer group name (empty in production)"),
+        ConfigKey("kafka.bootstrap.servers", "Kafka brokers, host:port,…", required: true),
+        ConfigKey("database.url", "PostgreSQL URL, postgres://user:password@host:port/database", required: true, secret: true),
+        ConfigKey("database.pool.size", "connections per program"),
+        ConfigKey("http.host", "address the HTTP endpoint binds to"),
+        ConfigKey("http.port", "port of the API (ingress) or of /health and /metrics (workers)"),
+        ConfigKey("log.level", "trace, debug, info, notice, warning, error or critical"),
+        ConfigKey("auth.jwt.secret", "HMAC-SHA256 key of access tokens, at least 32 bytes", required: true, secret: true),
+        ConfigKey("auth.access.ttl", "access token lifetime, e.g. 15m"),
+        ConfigKey("auth.refresh.ttl", "refresh token lifetime, e.g. 30d"),
+        ConfigKey("auth.bcrypt.cost", "bcrypt cost (4–31)"),
+        ConfigKey("auth.login.max.failures.account", "failed logins per account within the window before 429"),
+        ConfigKey("auth.login.max.failures.address", "failed logins per address within the window before 429"),
+        ConfigKey("auth.login.window", "the failed-login window, e.g. 15m"),
+        ConfigKey("worker.concurrency", "partitions a worker handles at the same time"),
+        ConfigKey("worker.poll.batch", "messages fetched per poll"),
+        ConfigKey("worker.partition.queue.limit", "messages waiting per partition before it is paused"),
+        ConfigKey("worker.commit.interval", "how often handled offsets are committed"),
+        ConfigKey("worker.shutdown.deadline", "time in-flight messages get on SIGTERM"),
+        ConfigKey("worker.revoke.deadline", "time in-flight messages get when partitions are revoked"),
+        ConfigKey("worker.retry.attempts", "tries per retry stage"),
+        ConfigKey("worker.retry.backoff.initial", "first in-place backoff"),
+        ConfigKey("worker.retry.backoff.max", "longest in-place backoff"),
+        ConfigKey("worker.retry.stages", "delay of each retry topic, e.g. 5s,30s,5m"),
+        ConfigKey("booking.batch.size", "commands the booking worker decides per transaction"),
+        ConfigKey("topics.replication.factor", "replication factor of created topics"),
+    ]
+
+    /// Key families: any librdkafka property under `kafka.`, per-topic partition counts.
+    public static let patterns: [(prefix: String, suffix: String, summary: String)] = [
+        ("kafka.", "", "any librdkafka property (kafka.producer.* / kafka.consumer.* for one kind of client)"),
+        ("topics.", ".partitions", "partition count of a source topic (may only be raised)"),
+    ]
+
+    public static func isKnown(_ key: String) -> Bool {
+        keys.contains { $0.name == key }
+            || patterns.contains { key.hasPrefix($0.prefix) && key.hasSuffix($0.suffix) && key.count > $0.prefix.count + $0.suffix.count }
+    }
+
+    public static var required: [ConfigKey] { keys.filter(\.requiredInProduction) }
+}
