@@ -9,6 +9,8 @@ let package = Package(
         .executable(name: "fleet", targets: ["fleet"]),
         .executable(name: "ingress", targets: ["ingress"]),
         .executable(name: "booking-worker", targets: ["booking-worker"]),
+        .executable(name: "notification-worker", targets: ["notification-worker"]),
+        .executable(name: "email-worker", targets: ["email-worker"]),
         .library(name: "Contracts", targets: ["Contracts"]),
     ],
     dependencies: [
@@ -22,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.0.0"),
     ],
     targets: [
         // The wire contract: topics, envelope, message types, headers, retry ladder. No I/O.
@@ -67,6 +70,25 @@ let package = Package(
         // Decides appointment commands (the rules live in SQL: Migrations/SQL/0004_booking_rules.sql).
         .target(name: "Booking", dependencies: ["Contracts", "Kafka", "Postgres", "Runtime"], path: "Workers/Booking"),
         .executableTarget(name: "booking-worker", dependencies: ["Booking", "Runtime", "Contracts"], path: "Workers/booking-worker"),
+        // Who hears of what: in-app notifications, email requests, reminders.
+        .target(
+            name: "Notifications",
+            dependencies: [
+                "Contracts", "Kafka", "Postgres", "Runtime",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Workers/Notifications"),
+        .executableTarget(
+            name: "notification-worker", dependencies: ["Notifications", "Runtime", "Contracts"],
+            path: "Workers/notification-worker"),
+        // Emails: templates, calendar invites, SMTP delivery exactly once per idempotency key.
+        .target(
+            name: "Email",
+            dependencies: [
+                "Contracts", "Mail", "Postgres", "Runtime", .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            path: "Workers/Email"),
+        .executableTarget(name: "email-worker", dependencies: ["Email", "Runtime", "Contracts", "Mail"], path: "Workers/email-worker"),
         // The HTTP API.
         .target(
             name: "Ingress",
@@ -111,7 +133,8 @@ let package = Package(
         .testTarget(
             name: "IngressTests",
             dependencies: [
-                "Ingress", "Booking", "Runtime", "Clinic", "Contracts", "Kafka", "Postgres", "TestSupport",
+                "Ingress", "Booking", "Notifications", "Email", "Mail", "Runtime", "Clinic", "Contracts", "Kafka", "Postgres",
+                "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -31,11 +31,13 @@ public enum Topics {
 public enum Catalogs {
     public static let appointmentCommands = MessageCatalog(AppointmentCommandTypes.all)
     public static let appointmentEvents = MessageCatalog(AppointmentEventTypes.all)
+    public static let notificationEmail = MessageCatalog(NotificationEmailTypes.all)
 
     public static func forTopic(_ name: String) -> MessageCatalog? {
         switch name {
         case Topics.appointmentCommands.name: appointmentCommands
         case Topics.appointmentEvents.name: appointmentEvents
+        case Topics.notificationEmail.name: notificationEmail
         default: nil
         }
     }

@@ -22,13 +22,17 @@ struct ContractsTests {
     }
 
     @Test func everyMessageTypeHasAGoldenFixture() {
-        #expect(Self.fixtureNames.count == AppointmentCommandTypes.all.count + AppointmentEventTypes.all.count)
+        #expect(
+            Self.fixtureNames.count
+                == AppointmentCommandTypes.all.count + AppointmentEventTypes.all.count + NotificationEmailTypes.all.count)
     }
 
     @Test("golden fixture decodes and re-encodes to the same JSON", arguments: fixtureNames)
     func goldenFixtureRoundTrips(name: String) throws {
         let data = try Self.fixture(name)
-        let catalog = name.hasPrefix("command.") ? Catalogs.appointmentCommands : Catalogs.appointmentEvents
+        let catalog =
+            name.hasPrefix("command.")
+            ? Catalogs.appointmentCommands : name.hasPrefix("email.") ? Catalogs.notificationEmail : Catalogs.appointmentEvents
         let decoded = try catalog.decode(data)
         let reencoded = try decoded.encoded()
         #expect(try Self.canonical(reencoded) == Self.canonical(data))

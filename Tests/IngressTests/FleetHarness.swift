@@ -1,4 +1,7 @@
 import Booking
+import Email
+import Mail
+import Notifications
 import Clinic
 import Contracts
 import Foundation
@@ -26,17 +29,38 @@ struct TestFleet: Sendable {
 
     static let secret = "test-secret-0123456789-0123456789-0123456789"
 
+    /// Which workers run beside the ingress.
+    struct Workers: Sendable {
+        var booking = true
+        var notifications = false
+        /// Reminder offsets of the notification worker.
+        var reminderOffsets: [Duration] = [.seconds(86400)]
+        /// The email worker's SMTP server (nil: no email worker).
+        var smtpURL: String?
+        var emailLadder = RetryLadder(
+            attemptsPerStage: 2, initialBackoff: .milliseconds(200), maxBackoff: .seconds(1), jitter: 0.1,
+            stageDelays: [.seconds(5), .seconds(10), .seconds(15)])
+        var emailRate: Double = 0
+
+        static let bookingOnly = Workers()
+        static let none = Workers(booking: false)
+    }
+
     /// Runs `body` with a fleet; everything is shut down afterwards.
     static func with<R: Sendable>(
         bookingWorker: Bool = true, _ body: @Sendable (TestFleet) async throws -> R
     ) async throws -> R {
+        try await with(workers: Workers(booking: bookingWorker), body)
+    }
+
+    static func with<R: Sendable>(workers: Workers, _ body: @Sendable (TestFleet) async throws -> R) async throws -> R {
         let namespace = try #require(FleetNamespace("t\(UUID().uuidString.prefix(8).lowercased())"))
         let kafka = try await TestKafka.config()
         let admin = try KafkaAdmin(config: kafka)
         _ = try await admin.createTopics(namespace.allTopics.map { NewTopic(name: $0.name, partitions: $0.partitions, replicationFactor: 1) })
         return try await TestDatabase.with { url in
             var logger = Logger(label: "test.fleet")
-            logger.logLevel = .warning
+            logger.logLevel = .error
             let pool = PostgresPool(url: url, maximumConnections: 10)
             defer { pool.close() }
             let services = IngressServices(
@@ -49,8 +73,18 @@ struct TestFleet: Sendable {
                 router: IngressApplication.router(services),
                 configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: port)), logger: logger)
             var serviceList: [any Service] = [app]
-            if bookingWorker {
+            if workers.booking {
                 serviceList.append(try Self.bookingWorker(namespace: namespace, pool: pool, kafka: kafka, logger: logger))
+            }
+            if workers.notifications {
+                serviceList += try Self.notificationWorker(
+                    namespace: namespace, pool: pool, kafka: kafka, offsets: workers.reminderOffsets, logger: logger)
+            }
+            if let smtpURL = workers.smtpURL {
+                serviceList.append(
+                    try Self.emailWorker(
+                        namespace: namespace, pool: pool, kafka: kafka, smtpURL: smtpURL, ladder: workers.emailLadder,
+                        rate: workers.emailRate, logger: logger))
             }
             let group = ServiceGroup(services: serviceList, logger: logger)
             let fleet = TestFleet(namespace: namespace, databaseURL: url, baseURL: "http://127.0.0.1:\(port)", database: pool)
@@ -85,6 +119,40 @@ struct TestFleet: Sendable {
             pool: pool, producer: try KafkaProducer(config: kafka),
             eventsTopic: namespace.topicName(Topics.appointmentEvents.name), logger: logger)
         return try ConsumerWorker(settings: settings, kafka: kafka, batchHandler: handler, logger: logger)
+    }
+
+    static func notificationWorker(
+        namespace: FleetNamespace, pool: PostgresPool, kafka: KafkaConfig, offsets: [Duration], logger: Logger
+    ) throws -> [any Service] {
+        let group = namespace.group(ConsumerGroups.notification)
+        let producer = try KafkaProducer(config: kafka)
+        let emailTopic = namespace.topicName(Topics.notificationEmail.name)
+        let handler = NotificationHandler(
+            pool: pool, producer: producer, emailTopic: emailTopic, reminders: ReminderSchedule(offsets: offsets), logger: logger)
+        let worker = try ConsumerWorker(
+            settings: WorkerSettings(
+                group: group, catalogs: namespace.catalogs(for: group), commitInterval: .milliseconds(100),
+                shutdownDeadline: .seconds(5)),
+            kafka: kafka, handler: handler, logger: logger)
+        let sender = ReminderSender(pool: pool, producer: producer, emailTopic: emailTopic, interval: .milliseconds(300), logger: logger)
+        return [worker, sender]
+    }
+
+    static func emailWorker(
+        namespace: FleetNamespace, pool: PostgresPool, kafka: KafkaConfig, smtpURL: String, ladder: RetryLadder, rate: Double,
+        logger: Logger
+    ) throws -> ConsumerWorker {
+        var group = namespace.group(ConsumerGroups.email)
+        group.ladder = ladder
+        let handler = EmailHandler(
+            pool: pool, smtp: SMTPClient(settings: SMTPSettings(url: smtpURL, timeout: .seconds(5))),
+            sender: MailAddress("appointments@carefleet.test", name: "CareFleet Test Clinic"), templates: try EmailTemplates(),
+            rateLimiter: RateLimiter(perSecond: rate), logger: logger)
+        return try ConsumerWorker(
+            settings: WorkerSettings(
+                group: group, catalogs: namespace.catalogs(for: group), commitInterval: .milliseconds(100),
+                shutdownDeadline: .seconds(5)),
+            kafka: kafka, handler: handler, logger: logger)
     }
 
     var api: APIClient { APIClient(baseURL: baseURL) }
@@ -155,6 +223,26 @@ struct TestFleet: Sendable {
         return last
     }
 
+    /// Requests an appointment and waits until it is decided; the appointment id, or throws
+    /// when it was declined.
+    func book(_ patient: Session, doctor: UUID, startsAt: String, endsAt: String? = nil) async throws -> String {
+        var body: [String: Any] = ["doctorId": doctor.uuidString, "startsAt": startsAt]
+        if let endsAt { body["endsAt"] = endsAt }
+        let requested = try await api.post("/v1/appointments", body, token: patient.accessToken)
+        try #require(requested.status == 202, "\(requested.text)")
+        let outcome = try await outcome(of: requested.json["commandId"] as? String ?? "", token: patient.accessToken)
+        try #require(outcome["status"] as? String == "done", "\(outcome)")
+        return try #require(requested.json["appointmentId"] as? String)
+    }
+
+    /// Posts an action on an appointment and waits for its outcome.
+    @discardableResult
+    func act(_ action: String, on appointment: String, _ body: [String: Any]? = nil, as session: Session) async throws -> [String: Any] {
+        let answer = try await api.post("/v1/appointments/\(appointment)/\(action)", body, token: session.accessToken)
+        try #require(answer.status == 202, "\(answer.text)")
+        return try await outcome(of: answer.json["commandId"] as? String ?? "", token: session.accessToken)
+    }
+
     /// The start of the first free slot of `doctor` in the coming week.
     func firstFreeSlot(_ doctor: UUID, token: String, daysAhead: Int = 2) async throws -> (startsAt: String, endsAt: String) {
         let slots = try await freeSlots(doctor, token: token, daysAhead: daysAhead)
@@ -188,6 +276,7 @@ struct Session: Sendable {
     let userId: UUID
     let tenantId: UUID
     let role: String
+    let email: String
 
     init(_ json: [String: Any]) throws {
         accessToken = try #require(json["accessToken"] as? String)
@@ -196,6 +285,7 @@ struct Session: Sendable {
         userId = try #require(UUID(uuidString: user["id"] as? String ?? ""))
         tenantId = try #require(UUID(uuidString: user["tenantId"] as? String ?? ""))
         role = try #require(user["role"] as? String)
+        email = try #require(user["email"] as? String)
     }
 }
 

@@ -82,8 +82,8 @@ struct WalkthroughTests {
             let second = try await fleet.register("Second")
             let doctor = try await fleet.doctor(by: admin)
             let slots = try await fleet.freeSlots(doctor.id, token: first.accessToken)
-            let a = try await book(fleet, first, doctor.id, slots[0].startsAt)
-            let b = try await book(fleet, second, doctor.id, slots[2].startsAt)
+            let a = try await fleet.book(first, doctor: doctor.id, startsAt: slots[0].startsAt)
+            let b = try await fleet.book(second, doctor: doctor.id, startsAt: slots[2].startsAt)
 
             let moved = try await fleet.api.post(
                 "/v1/appointments/\(b)/reschedule", ["startsAt": slots[0].startsAt], token: second.accessToken)
@@ -100,7 +100,7 @@ struct WalkthroughTests {
             #expect(try await fleet.api.get("/v1/appointments/\(a)", token: first.accessToken).json["status"] as? String == "cancelled")
 
             let third = try await fleet.register("Third")
-            let rebooked = try await book(fleet, third, doctor.id, slots[0].startsAt)
+            let rebooked = try await fleet.book(third, doctor: doctor.id, startsAt: slots[0].startsAt)
             #expect(try await fleet.api.get("/v1/appointments/\(rebooked)", token: third.accessToken).json["status"] as? String == "confirmed")
 
             // And the second patient can now move into a free slot.
@@ -109,15 +109,5 @@ struct WalkthroughTests {
             #expect(try await fleet.outcome(of: again.json["commandId"] as? String ?? "", token: second.accessToken)["status"] as? String == "done")
             #expect(try await fleet.api.get("/v1/appointments/\(b)", token: second.accessToken).json["startsAt"] as? String == slots[4].startsAt)
         }
-    }
-
-    /// Books and waits for the outcome; returns the appointment id.
-    func book(_ fleet: TestFleet, _ patient: Session, _ doctor: UUID, _ startsAt: String) async throws -> String {
-        let requested = try await fleet.api.post(
-            "/v1/appointments", ["doctorId": doctor.uuidString, "startsAt": startsAt], token: patient.accessToken)
-        try #require(requested.status == 202, "\(requested.text)")
-        let outcome = try await fleet.outcome(of: requested.json["commandId"] as? String ?? "", token: patient.accessToken)
-        try #require(outcome["status"] as? String == "done", "\(outcome)")
-        return try #require(requested.json["appointmentId"] as? String)
     }
 }

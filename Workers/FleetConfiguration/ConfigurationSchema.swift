@@ -45,6 +45,16 @@ public enum ConfigurationSchema {
         ConfigKey("worker.retry.stages", "delay of each retry topic, e.g. 5s,30s,5m"),
         ConfigKey("booking.batch.size", "commands the booking worker decides per transaction"),
         ConfigKey("topics.replication.factor", "replication factor of created topics"),
+        ConfigKey("notify.reminder.offsets", "how long before an appointment reminders go out, e.g. 24h,1h"),
+        ConfigKey("notify.reminder.interval", "how often due reminders are looked for"),
+        ConfigKey("smtp.url", "smtp://host:port (STARTTLS with smtp.require.tls) or smtps://host:port", required: true),
+        ConfigKey("smtp.require.tls", "upgrade smtp:// with STARTTLS and refuse servers that cannot"),
+        ConfigKey("smtp.username", "SMTP AUTH user", secret: true),
+        ConfigKey("smtp.password", "SMTP AUTH password", secret: true),
+        ConfigKey("smtp.timeout", "limit of one SMTP conversation"),
+        ConfigKey("email.from.address", "sender address of every email"),
+        ConfigKey("email.from.name", "sender display name"),
+        ConfigKey("email.rate.per.second", "most emails sent per second by one email worker"),
     ]
 
     /// Key families: any librdkafka property under `kafka.`, per-topic partition counts.

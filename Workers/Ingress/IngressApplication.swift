@@ -23,6 +23,7 @@ public enum IngressApplication {
         AuthRoutes(services: services).add(to: v1)
         DirectoryRoutes(services: services).add(to: v1)
         AppointmentRoutes(services: services).add(to: v1)
+        NotificationRoutes(services: services).add(to: v1)
         router.get("openapi.json") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/json"],

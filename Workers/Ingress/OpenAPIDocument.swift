@@ -115,6 +115,15 @@ enum OpenAPIDocument {
             "/v1/appointments/{id}/complete": action("Complete with notes (doctor)", body: "Notes"),
             "/v1/appointments/{id}/no-show": action("Mark as no-show (doctor)"),
             "/v1/commands/{id}": ["get": operation("A command's outcome: pending, done or declined", tags: ["appointments"], answer("200", "the status", "CommandStatus"), parameters: [id])],
+            "/v1/notifications": ["get": operation("My notifications, newest first", tags: ["notifications"], answer("200", "a page", "NotificationPage"), parameters: [query("unread"), query("limit"), query("offset")])],
+            "/v1/notifications/unread-count": ["get": operation("How many of my notifications are unread", tags: ["notifications"], answer("200", "the count", "UnreadCount"))],
+            "/v1/notifications/read-all": ["post": operation("Mark all my notifications read", tags: ["notifications"], answer("200", "how many were marked"))],
+            "/v1/notifications/{id}/read": ["post": operation("Mark one notification read", tags: ["notifications"], answer("204", "marked"), parameters: [id])],
+            "/v1/notifications/{id}": ["delete": operation("Delete one notification", tags: ["notifications"], answer("204", "deleted"), parameters: [id])],
+            "/v1/notifications/preferences": [
+                "get": operation("My email preference", tags: ["notifications"], answer("200", "the preference", "NotificationPreferences")),
+                "put": operation("Turn email notifications on or off", tags: ["notifications"], body: "NotificationPreferences", answer("200", "the preference", "NotificationPreferences")),
+            ],
             "/openapi.json": ["get": operation("This document", tags: ["operations"], answer("200", "OpenAPI 3.1"), public: true)],
             "/health/live": ["get": operation("Liveness", tags: ["operations"], answer("200", "alive"), public: true)],
             "/health/ready": ["get": operation("Readiness: database and broker", tags: ["operations"], answer("200", "ready").merging(["503": ["description": "not ready"]]) { a, _ in a }, public: true)],
@@ -181,6 +190,10 @@ enum OpenAPIDocument {
             "Accepted": object(["commandId": uuid, "appointmentId": uuid, "status": string, "commandUrl": string]),
             "Appointment": appointment,
             "AppointmentPage": object(["items": list(ref("Appointment")), "limit": integer, "offset": integer, "total": integer]),
+            "Notification": object(["id": uuid, "kind": string, "title": string, "body": string, "appointmentId": uuid, "createdAt": time, "readAt": time]),
+            "NotificationPage": object(["items": list(ref("Notification")), "limit": integer, "offset": integer, "total": integer, "unread": integer]),
+            "UnreadCount": object(["unread": integer]),
+            "NotificationPreferences": object(["email": boolean], required: ["email"]),
             "CommandStatus": object(["commandId": uuid, "type": string, "appointmentId": uuid, "status": ["type": "string", "enum": ["pending", "done", "declined"]], "reason": string, "event": ["type": "object"]]),
         ]
     }

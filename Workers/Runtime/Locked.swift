@@ -1,11 +1,14 @@
 import Synchronization
 
 /// A value shared between tasks (a `Mutex` in a class, so escaping closures can capture it).
-final class Locked<Value: Sendable>: Sendable {
+public final class Locked<Value: Sendable>: Sendable {
     private let mutex: Mutex<Value>
 
-    init(_ value: Value) { mutex = Mutex(value) }
+    public init(_ value: Value) { mutex = Mutex(value) }
 
-    var value: Value { mutex.withLock { $0 } }
-    func set(_ value: Value) { mutex.withLock { $0 = value } }
+    public var value: Value { mutex.withLock { $0 } }
+    public func set(_ value: Value) { mutex.withLock { $0 = value } }
+
+    /// Changes the value and returns a result, atomically.
+    public func update<R: Sendable>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
 }

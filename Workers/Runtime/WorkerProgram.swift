@@ -29,6 +29,17 @@ public enum WorkerProgram {
         group contractGroup: ConsumerGroupSpec, catalogs explicitCatalogs: [String: MessageCatalog]? = nil,
         makeHandler: (WorkerEnvironment) async throws -> any BatchMessageHandler
     ) async {
+        await run(group: contractGroup, catalogs: explicitCatalogs) { environment in
+            WorkerSetup(handler: try await makeHandler(environment))
+        }
+    }
+
+    /// Like `run(group:catalogs:makeHandler:)`, for workers that also run services of their own
+    /// (e.g. a scheduler) in the same service group.
+    public static func run(
+        group contractGroup: ConsumerGroupSpec, catalogs explicitCatalogs: [String: MessageCatalog]? = nil,
+        makeWorker: (WorkerEnvironment) async throws -> WorkerSetup
+    ) async {
         do {
             let config = try FleetConfig.load()
             guard let namespace = FleetNamespace(config.string("fleet.namespace", default: "")) else {
@@ -55,9 +66,9 @@ public enum WorkerProgram {
             }
             let environment = WorkerEnvironment(
                 config: config, namespace: namespace, kafka: kafka, database: database, logger: logger)
-            let handler = try await makeHandler(environment)
+            let setup = try await makeWorker(environment)
             let settings = try WorkerSettings.from(config, group: group, catalogs: catalogs)
-            let worker = try ConsumerWorker(settings: settings, kafka: kafka, batchHandler: handler, logger: logger)
+            let worker = try ConsumerWorker(settings: settings, kafka: kafka, batchHandler: setup.handler, logger: logger)
             let port = try config.int("http.port", default: 9100)
             let operations = OperationsServer.make(
                 port: port, registry: registry, health: { worker.health.report }, logger: logger)
@@ -66,7 +77,7 @@ public enum WorkerProgram {
                     services: [
                         .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup),
                         .init(service: operations),
-                    ],
+                    ] + setup.services.map { .init(service: $0) },
                     gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await serviceGroup.run()
             database?.close()
@@ -75,5 +86,16 @@ public enum WorkerProgram {
             FileHandle.standardError.write(Data("\(contractGroup.name): \(error)\n".utf8))
             exit(1)
         }
+    }
+}
+
+/// What a worker executable runs: its handler, and any services of its own.
+public struct WorkerSetup: Sendable {
+    public var handler: any BatchMessageHandler
+    public var services: [any Service]
+
+    public init(handler: any BatchMessageHandler, services: [any Service] = []) {
+        self.handler = handler
+        self.services = services
     }
 }

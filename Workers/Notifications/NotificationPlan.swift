@@ -1,0 +1,86 @@
+import Contracts
+import Foundation
+
+/// Who hears of an event, and what it says. Pure: the handler supplies names and addresses.
+///   booked → patient and doctor; confirmed, rejected, completed → patient;
+///   cancelled, rescheduled → both, saying who did it; declined → patient.
+public struct NotificationPlan: Sendable, Equatable {
+    public var kind: NotificationKind
+    public var audience: [Role]
+    public var appointmentId: UUID
+    public var doctorId: UUID
+    /// Nil for a decline of a command other than a request (the handler looks the patient up).
+    public var patientId: UUID?
+    public var startsAt: Date?
+    public var endsAt: Date?
+    public var status: AppointmentStatus?
+    public var sequence: Int
+    public var changedBy: Role?
+    public var previousStartsAt: Date?
+    public var declineReason: DeclineReason?
+
+    /// The plan for an event; nil when nobody is told (no-show).
+    public static func plan(for event: DecodedMessage) -> NotificationPlan? {
+        func from(_ snapshot: AppointmentSnapshot, _ kind: NotificationKind, _ audience: [Role], changedBy: Role? = nil)
+            -> NotificationPlan
+        {
+            NotificationPlan(
+                kind: kind, audience: audience, appointmentId: snapshot.appointmentId, doctorId: snapshot.doctorId,
+                patientId: snapshot.patientId, startsAt: snapshot.startsAt, endsAt: snapshot.endsAt, status: snapshot.status,
+                sequence: snapshot.sequence, changedBy: changedBy)
+        }
+        switch event.payload {
+        case let booked as AppointmentBooked:
+            return from(booked.appointment, .booked, [.patient, .doctor])
+        case let confirmed as AppointmentConfirmed:
+            return from(confirmed.appointment, .confirmed, [.patient])
+        case let rejected as AppointmentRejected:
+            return from(rejected.appointment, .rejected, [.patient])
+        case let completed as AppointmentCompleted:
+            return from(completed.appointment, .completed, [.patient])
+        case let cancelled as AppointmentCancelled:
+            return from(cancelled.appointment, .cancelled, [.patient, .doctor], changedBy: cancelled.cancelledBy.role)
+        case let rescheduled as AppointmentRescheduled:
+            var plan = from(rescheduled.appointment, .rescheduled, [.patient, .doctor], changedBy: rescheduled.rescheduledBy.role)
+            plan.previousStartsAt = rescheduled.previousStartsAt
+            return plan
+        case let declined as AppointmentDeclined:
+            return NotificationPlan(
+                kind: .declined, audience: [.patient], appointmentId: declined.appointmentId, doctorId: declined.doctorId,
+                patientId: declined.patientId, startsAt: declined.startsAt, endsAt: declined.endsAt, status: nil, sequence: 0,
+                changedBy: nil, declineReason: declined.reason)
+        default:
+            return nil
+        }
+    }
+
+    /// The in-app title and body for one recipient. No reasons, notes or other medical detail.
+    public static func text(
+        _ kind: NotificationKind, for role: Role, summary: AppointmentSummary, changedBy: Role? = nil,
+        previousStartsAt: Date? = nil, declineReason: DeclineReason? = nil
+    ) -> (title: String, body: String) {
+        let counterpart = role == .doctor ? summary.patientName : summary.doctorName
+        let when = summary.whenText
+        switch kind {
+        case .booked:
+            if role == .doctor { return ("New appointment", "\(summary.patientName) booked \(when).") }
+            let waiting = summary.status == .pending ? " It awaits the doctor's confirmation." : ""
+            return ("Appointment booked", "With \(summary.doctorName) on \(when).\(waiting)")
+        case .confirmed:
+            return ("Appointment confirmed", "With \(summary.doctorName) on \(when) is confirmed.")
+        case .rejected:
+            return ("Appointment request not accepted", "\(summary.doctorName) could not accept \(when).")
+        case .completed:
+            return ("Appointment completed", "With \(summary.doctorName) on \(when).")
+        case .cancelled:
+            return ("Appointment cancelled", "With \(counterpart) on \(when), cancelled by \((changedBy ?? .system).byline).")
+        case .rescheduled:
+            let from = previousStartsAt.map { " from \(summary.localText($0))" } ?? ""
+            return ("Appointment moved", "With \(counterpart) moved\(from) to \(when) by \((changedBy ?? .system).byline).")
+        case .declined:
+            return ("Booking not possible", "With \(summary.doctorName) on \(when): \((declineReason ?? .notAllowed).explanation).")
+        case .reminder:
+            return ("Appointment reminder", "With \(counterpart) on \(when).")
+        }
+    }
+}
