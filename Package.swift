@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "booking-worker", targets: ["booking-worker"]),
         .executable(name: "notification-worker", targets: ["notification-worker"]),
         .executable(name: "email-worker", targets: ["email-worker"]),
+        .executable(name: "analytics-worker", targets: ["analytics-worker"]),
         .library(name: "Contracts", targets: ["Contracts"]),
     ],
     dependencies: [
@@ -89,11 +90,15 @@ let package = Package(
             ],
             path: "Workers/Email"),
         .executableTarget(name: "email-worker", dependencies: ["Email", "Runtime", "Contracts", "Mail"], path: "Workers/email-worker"),
+        // Rollups of the calendar per doctor and day, their rebuild and their reports.
+        .target(name: "Analytics", dependencies: ["Contracts", "Kafka", "Postgres", "Runtime"], path: "Workers/Analytics"),
+        .executableTarget(
+            name: "analytics-worker", dependencies: ["Analytics", "Runtime", "Contracts"], path: "Workers/analytics-worker"),
         // The HTTP API.
         .target(
             name: "Ingress",
             dependencies: [
-                "Contracts", "Kafka", "Postgres", "Clinic", "FleetConfiguration", "Runtime",
+                "Contracts", "Kafka", "Postgres", "Clinic", "FleetConfiguration", "Runtime", "Analytics",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -107,7 +112,7 @@ let package = Package(
         .executableTarget(
             name: "fleet",
             dependencies: [
-                "Contracts", "Kafka", "Postgres", "Migrations", "FleetConfiguration", "Clinic",
+                "Contracts", "Kafka", "Postgres", "Migrations", "FleetConfiguration", "Clinic", "Analytics", "Runtime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -133,7 +138,8 @@ let package = Package(
         .testTarget(
             name: "IngressTests",
             dependencies: [
-                "Ingress", "Booking", "Notifications", "Email", "Mail", "Runtime", "Clinic", "Contracts", "Kafka", "Postgres",
+                "Ingress", "Booking", "Notifications", "Email", "Mail", "Analytics", "Runtime", "Clinic", "Contracts", "Kafka",
+                "Postgres",
                 "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

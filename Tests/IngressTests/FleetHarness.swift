@@ -1,3 +1,4 @@
+import Analytics
 import Booking
 import Email
 import Mail
@@ -41,6 +42,7 @@ struct TestFleet: Sendable {
             attemptsPerStage: 2, initialBackoff: .milliseconds(200), maxBackoff: .seconds(1), jitter: 0.1,
             stageDelays: [.seconds(5), .seconds(10), .seconds(15)])
         var emailRate: Double = 0
+        var analytics = false
 
         static let bookingOnly = Workers()
         static let none = Workers(booking: false)
@@ -79,6 +81,15 @@ struct TestFleet: Sendable {
             if workers.notifications {
                 serviceList += try Self.notificationWorker(
                     namespace: namespace, pool: pool, kafka: kafka, offsets: workers.reminderOffsets, logger: logger)
+            }
+            if workers.analytics {
+                let group = namespace.group(ConsumerGroups.analytics)
+                serviceList.append(
+                    try ConsumerWorker(
+                        settings: WorkerSettings(
+                            group: group, catalogs: namespace.catalogs(for: group), commitInterval: .milliseconds(100),
+                            shutdownDeadline: .seconds(5)),
+                        kafka: kafka, handler: AnalyticsHandler(pool: pool), logger: logger))
             }
             if let smtpURL = workers.smtpURL {
                 serviceList.append(

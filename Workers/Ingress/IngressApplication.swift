@@ -24,6 +24,7 @@ public enum IngressApplication {
         DirectoryRoutes(services: services).add(to: v1)
         AppointmentRoutes(services: services).add(to: v1)
         NotificationRoutes(services: services).add(to: v1)
+        AnalyticsRoutes(services: services).add(to: v1)
         router.get("openapi.json") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/json"],

@@ -124,6 +124,8 @@ enum OpenAPIDocument {
                 "get": operation("My email preference", tags: ["notifications"], answer("200", "the preference", "NotificationPreferences")),
                 "put": operation("Turn email notifications on or off", tags: ["notifications"], body: "NotificationPreferences", answer("200", "the preference", "NotificationPreferences")),
             ],
+            "/v1/analytics/doctors/{id}": ["get": operation("A doctor's days: demand, outcomes, utilisation, lead time (the doctor or an admin)", tags: ["analytics"], answer("200", "the report (CSV with format=csv)", "DoctorReport"), parameters: [id, query("from", format: "date", required: true), query("to", format: "date", required: true), query("format")])],
+            "/v1/analytics/summary": ["get": operation("Every doctor's totals and the clinic's (admin)", tags: ["analytics"], answer("200", "the summary (CSV with format=csv)", "SummaryReport"), parameters: [query("from", format: "date", required: true), query("to", format: "date", required: true), query("format")])],
             "/openapi.json": ["get": operation("This document", tags: ["operations"], answer("200", "OpenAPI 3.1"), public: true)],
             "/health/live": ["get": operation("Liveness", tags: ["operations"], answer("200", "alive"), public: true)],
             "/health/ready": ["get": operation("Readiness: database and broker", tags: ["operations"], answer("200", "ready").merging(["503": ["description": "not ready"]]) { a, _ in a }, public: true)],
@@ -194,6 +196,14 @@ enum OpenAPIDocument {
             "NotificationPage": object(["items": list(ref("Notification")), "limit": integer, "offset": integer, "total": integer, "unread": integer]),
             "UnreadCount": object(["unread": integer]),
             "NotificationPreferences": object(["email": boolean], required: ["email"]),
+            "DayFigures": object([
+                "requested": integer, "booked": integer, "declined": ["type": "object", "additionalProperties": integer],
+                "confirmed": integer, "rejected": integer, "cancelled": object(["patient": integer, "doctor": integer, "clinic": integer]),
+                "completed": integer, "noShows": integer, "bookedMinutes": integer, "availableMinutes": integer,
+                "utilisation": ["type": "number"], "leadTime": object(["count": integer, "mean": ["type": "number"], "p50": ["type": "number"], "p90": ["type": "number"]]),
+            ]),
+            "DoctorReport": object(["doctorId": uuid, "doctorName": string, "from": string, "to": string, "days": list(object(["doctorId": uuid, "doctorName": string, "day": string, "figures": ref("DayFigures")])), "totals": ref("DayFigures")]),
+            "SummaryReport": object(["from": string, "to": string, "doctors": list(object(["doctorId": uuid, "doctorName": string, "totals": ref("DayFigures")])), "totals": ref("DayFigures")]),
             "CommandStatus": object(["commandId": uuid, "type": string, "appointmentId": uuid, "status": ["type": "string", "enum": ["pending", "done", "declined"]], "reason": string, "event": ["type": "object"]]),
         ]
     }

@@ -201,7 +201,7 @@ struct DeadLetter {
 }
 
 /// A one-line progress bar on standard error for long runs (shown from 20 items on).
-final class ProgressBar {
+final class ProgressBar: @unchecked Sendable {  // driven by one command at a time, behind a Locked when shared
     private let total: Int
     private var done = 0
     private let visible: Bool
@@ -211,8 +211,10 @@ final class ProgressBar {
         visible = total >= 20
     }
 
-    func advance() {
-        done += 1
+    func advance() { set(done + 1) }
+
+    func set(_ value: Int) {
+        done = value
         guard visible, done == total || done % max(1, total / 100) == 0 else { return }
         let width = 30
         let filled = total == 0 ? width : width * done / total

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Contracts
 import FleetConfiguration
+import Runtime
 import Foundation
 
 /// The operator's command line: topics, migrations, publishing, lag and dead letters.
@@ -13,7 +14,7 @@ struct Fleet: AsyncParsableCommand {
             Configuration comes from config/<CAREFLEET_ENV>.conf (default dev), overridden by \
             CAREFLEET_* environment variables.
             """,
-        subcommands: [Migrate.self, Topics.self, Publish.self, Lag.self, DeadLetters.self, Seed.self])
+        subcommands: [Migrate.self, Topics.self, Publish.self, Lag.self, DeadLetters.self, Seed.self, AnalyticsCommand.self])
 }
 
 /// Options every subcommand shares.
