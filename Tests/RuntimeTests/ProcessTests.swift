@@ -61,15 +61,16 @@ struct ProcessTests {
     }
 
     @Test func sigtermHandsPartitionsToTheOtherMemberWithoutLossOrDoubles() async throws {
-        let total = 3000
+        // Slow handlers (20 ms each), so that plenty of work is left when one member leaves.
+        let total = 1200
         let topic = TestKafka.uniqueName("probe")
         try await TestKafka.createTopics([topic], partitions: 6)
         let group = "probe-\(UUID().uuidString.prefix(8).lowercased())"
         try await TestDatabase.with { url in
             let pool = PostgresPool(url: url, maximumConnections: 2)
             defer { pool.close() }
-            let leaving = try await ProbeProcess(topic: topic, group: group, databaseURL: url, name: "leaving", delayMillis: 5)
-            let staying = try await ProbeProcess(topic: topic, group: group, databaseURL: url, name: "staying", delayMillis: 5)
+            let leaving = try await ProbeProcess(topic: topic, group: group, databaseURL: url, name: "leaving", delayMillis: 20)
+            let staying = try await ProbeProcess(topic: topic, group: group, databaseURL: url, name: "staying", delayMillis: 20)
             try await Task.sleep(for: .seconds(3))  // both join and share the partitions
             try await Self.produce(total, to: topic)
             try await eventually(timeout: .seconds(60), "a third of the work is done") {

@@ -44,9 +44,10 @@ enum FailureRecords {
         record.header(HeaderName.notBefore).flatMap(WireCoding.parseTimestamp)
     }
 
+    /// `failedAt`: when this message first failed here (kept if an earlier stage recorded one).
     static func make(
         from record: KafkaMessage, to topic: String, group: String, failure: Failure, attempts: Int,
-        correlationId: String?, notBefore: Date?, now: Date
+        correlationId: String?, notBefore: Date?, failedAt: Date
     ) -> ProducerRecord {
         let origin = MessageOrigin(of: record)
         var headers = record.headers.filter { !runtimeHeaders.contains($0.name) }
@@ -59,7 +60,7 @@ enum FailureRecords {
         headers.append(KafkaHeader(HeaderName.errorClass, failure.errorClass.rawValue))
         headers.append(KafkaHeader(HeaderName.errorMessage, String(failure.message.prefix(2000))))
         headers.append(
-            KafkaHeader(HeaderName.firstFailedAt, WireCoding.formatTimestamp(firstFailedAt(of: record) ?? now)))
+            KafkaHeader(HeaderName.firstFailedAt, WireCoding.formatTimestamp(firstFailedAt(of: record) ?? failedAt)))
         if let correlationId = correlationId ?? record.header(HeaderName.correlationId) {
             headers.append(KafkaHeader(HeaderName.correlationId, correlationId))
         }

@@ -138,7 +138,7 @@ final class PartitionLane: Sendable {
             if let error = poison[record.offset] {
                 let failure = FailureClassifier.classify(error)
                 let attempts = FailureRecords.previousAttempts(of: record) + 1
-                guard await handOver(record, failure: failure, attempts: attempts, correlationId: nil, to: .deadLetter)
+                guard await handOver(record, failure: failure, attempts: attempts, correlationId: nil, firstFailedAt: Date(), to: .deadLetter)
                 else { return }
             } else if let message = decoded[record.offset] {
                 switch results[record.offset] ?? .success(()) {
@@ -172,6 +172,7 @@ final class PartitionLane: Sendable {
     /// Returns false when the lane closed meanwhile (the message stays unfinished).
     private func retryInPlace(_ message: IncomingMessage, after error: any Error) async -> Bool {
         let ladder = context.settings.group.ladder
+        let failedAt = Date()
         var failure = FailureClassifier.classify(error)
         var tries = 1
         log(failure, message, attempt: message.attempt)
@@ -201,13 +202,13 @@ final class PartitionLane: Sendable {
         let step: RetryStep = failure.isPermanent ? .deadLetter : ladder.next(afterStage: role.stage)
         return await handOver(
             message.record, failure: failure, attempts: message.attempt + tries - 1,
-            correlationId: message.metadata.correlationId, to: step)
+            correlationId: message.metadata.correlationId, firstFailedAt: failedAt, to: step)
     }
 
     /// Writes the message to a retry topic or the dead-letter topic and waits for the broker's
     /// acknowledgement, trying again while the broker is unreachable. False if the lane closed first.
     private func handOver(
-        _ record: KafkaMessage, failure: Failure, attempts: Int, correlationId: String?, to step: RetryStep
+        _ record: KafkaMessage, failure: Failure, attempts: Int, correlationId: String?, firstFailedAt: Date, to step: RetryStep
     ) async -> Bool {
         let group = context.settings.group
         let now = Date()
@@ -220,7 +221,7 @@ final class PartitionLane: Sendable {
             }
         let output = FailureRecords.make(
             from: record, to: topic, group: group.name, failure: failure, attempts: attempts,
-            correlationId: correlationId, notBefore: notBefore, now: now)
+            correlationId: correlationId, notBefore: notBefore, failedAt: firstFailedAt)
         var backoff = 0.2
         while true {
             do {
