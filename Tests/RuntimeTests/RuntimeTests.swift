@@ -106,19 +106,25 @@ struct RuntimeTests {
     }
 
     @Test func otherPartitionsFlowWhileOneWaitsOutABackoff() async throws {
-        let ladder = RetryLadder(attemptsPerStage: 2, initialBackoff: .seconds(3), maxBackoff: .seconds(3), jitter: 0)
+        let ladder = RetryLadder(attemptsPerStage: 2, initialBackoff: .seconds(5), maxBackoff: .seconds(5), jitter: 0)
         let group = try await TestGroup.make(partitions: 6, ladder: ladder)
         let handler = RecordingHandler()
         try await withWorker(group.settings(), handler: handler) { _ in
             _ = try await group.send(try ProbeWork.envelope(0, behaviour: "fail-once"), partition: 0)
             try await eventually("partition 0 failed once") { handler.calls(for: 0).count == 1 }
-            for partition in Int32(1)...5 {
-                _ = try await group.send(try ProbeWork.envelope(Int(partition)), partition: partition)
+            let producer = try KafkaProducer(config: try await TestKafka.config())
+            try await withThrowingTaskGroup(of: Void.self) { sends in
+                for partition in Int32(1)...5 {
+                    let value = try ProbeWork.envelope(Int(partition))
+                    sends.addTask { try await producer.send(ProducerRecord(topic: group.topic, key: "k", value: value, partition: partition)) }
+                }
+                try await sends.waitForAll()
             }
+            await producer.close()
             try await eventually("partition 0 retried") { handler.calls(for: 0).count == 2 }
         }
         let p0 = handler.calls(for: 0)
-        #expect(p0[1].at.timeIntervalSince(p0[0].at) >= 2.95, "the backoff was 3 s")
+        #expect(p0[1].at.timeIntervalSince(p0[0].at) >= 4.95, "the backoff was 5 s")
         for n in 1...5 {
             let call = try #require(handler.calls(for: n).first)
             #expect(call.at > p0[0].at && call.at < p0[1].at, "partition \(n) was handled while partition 0 waited")
