@@ -159,6 +159,9 @@ struct AnalyticsTests {
                     endsAt: try #require(WireCoding.parseTimestamp(day2[31])), reason: nil))
             try await producer.send(ProducerRecord(topic: fleet.commandsTopic, key: doctor.id.uuidString.lowercased(), value: try ghost.encoded()))
             await producer.close()
+            try await eventually(timeout: .seconds(30), "the direct command is decided") {
+                try await !fleet.database.query("SELECT 1 FROM booking.processed_commands WHERE command_id = $1", [ghost.id]).isEmpty
+            }
 
             // Everything on the events topic is counted.
             var messages: [KafkaMessage] = []
