@@ -63,16 +63,7 @@ public enum IngressApplication {
     public static func main() async {
         do {
             let config = try FleetConfig.load()
-            let level = Logger.Level(rawValue: config.string("log.level", default: "info")) ?? .info
-            LoggingSystem.bootstrap { label in
-                var handler = JSONLogHandler(label: label)
-                handler.logLevel = level
-                return handler
-            }
-            let registry = PrometheusCollectorRegistry()
-            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-            var logger = Logger(label: "carefleet.ingress")
-            logger.logLevel = level
+            let (logger, registry) = ProgramObservability.bootstrap(config, program: "ingress")
             let services = try IngressServices.from(config, metrics: registry, logger: logger)
             let app = Application(
                 router: router(services),

@@ -47,16 +47,7 @@ public enum WorkerProgram {
             }
             let group = namespace.group(contractGroup)
             let catalogs = explicitCatalogs ?? namespace.catalogs(for: group)
-            let level = Logger.Level(rawValue: config.string("log.level", default: "info")) ?? .info
-            LoggingSystem.bootstrap { label in
-                var handler = JSONLogHandler(label: label)
-                handler.logLevel = level
-                return handler
-            }
-            let registry = PrometheusCollectorRegistry()
-            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-            var logger = Logger(label: "carefleet.\(group.name)")
-            logger.logLevel = level
+            let (logger, registry) = ProgramObservability.bootstrap(config, program: group.name)
 
             let kafka = KafkaConfig(properties: config.subtree("kafka"))
             let database = config.string("database.url").map {
