@@ -3,13 +3,14 @@ import Kafka
 
 /// Kafka helpers for tests: client configuration and a fresh topic per test.
 public enum TestKafka {
-    /// Client settings for the test broker: short group sessions (see ENVIRONMENT.md).
+    /// Client settings for the test broker: short group sessions (see ENVIRONMENT.md), but not so
+    /// short that a loaded CI machine misses heartbeats and rebalances the group mid-test.
     public static func config() async throws -> KafkaConfig {
         let endpoints = try await TestServices.shared()
         return KafkaConfig(
             bootstrapServers: endpoints.kafkaBootstrapServers,
             properties: [
-                "consumer.session.timeout.ms": "2000", "consumer.heartbeat.interval.ms": "300",
+                "consumer.session.timeout.ms": "3000", "consumer.heartbeat.interval.ms": "400",
                 "topic.metadata.refresh.interval.ms": "1000",
             ])
     }
