@@ -8,7 +8,7 @@ import Foundation
 /// and contain no underscores, so the mapping works both ways.
 public struct FleetConfig: Sendable {
     public let environment: String
-    public private(set) var values: [String: String]
+    public let values: [String: String]
 
     public init(environment: String, values: [String: String]) {
         self.environment = environment
@@ -162,8 +162,6 @@ public struct FleetConfig: Sendable {
         }
         return result
     }
-
-    public mutating func set(_ key: String, _ value: String) { values[key] = value }
 }
 
 public struct ConfigError: Error, CustomStringConvertible, Sendable {

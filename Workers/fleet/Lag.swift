@@ -10,30 +10,39 @@ struct Lag: AsyncParsableCommand {
     @Option(help: "Only this group (a group of Contracts, or any group with --topic).") var group: String?
     @Option(help: "Topics of the group (default: the topics the Contracts group subscribes to).") var topic: [String] = []
 
+    /// A group and the topics whose lag is shown for it.
+    struct Target {
+        var group: String
+        var topics: [String]
+    }
+
     func run() async throws {
         let config = try global.load()
         let admin = try KafkaAdmin(config: KafkaConfig(properties: config.subtree("kafka")))
-        let groups = try ConsumerGroups.all.map(config.namespace().group)
-        var plan: [(group: String, topics: [String])] = []
-        if let group {
-            let known = groups.first { $0.name == group }
+        let namespace = try config.namespace()
+        let groups = ConsumerGroups.all.map { namespace.group($0) }
+        var targets: [Target] = []
+        if let name = group {
+            let known = groups.first { $0.name == name }
             let topics = topic.isEmpty ? known?.subscribedTopics ?? [] : topic
-            guard !topics.isEmpty else { throw failure("group \(group) is not in Contracts: name its topics with --topic") }
-            plan = [(group, topics)]
+            guard !topics.isEmpty else { throw failure("group \(name) is not in Contracts: name its topics with --topic") }
+            targets = [Target(group: name, topics: topics)]
         } else {
-            plan = groups.map { ($0.name, topic.isEmpty ? $0.subscribedTopics : topic) }
+            targets = groups.map { Target(group: $0.name, topics: topic.isEmpty ? $0.subscribedTopics : topic) }
         }
         var rows: [[String]] = [["GROUP", "TOPIC", "PARTITION", "COMMITTED", "HIGH", "LAG"]]
-        for (group, topics) in plan {
-            let lags = try await admin.lag(group: group, topics: topics)
+        for target in targets {
+            let lags = try await admin.lag(group: target.group, topics: target.topics)
+            var total: Int64 = 0
             for lag in lags.sorted(by: { $0.topicPartition < $1.topicPartition }) {
+                let committed = lag.committed.map { "\($0)" } ?? "-"
                 rows.append([
-                    group, lag.topicPartition.topic, String(lag.topicPartition.partition), lag.committed.map(String.init) ?? "-",
-                    String(lag.highWatermark), String(lag.lag),
+                    target.group, lag.topicPartition.topic, "\(lag.topicPartition.partition)", committed,
+                    "\(lag.highWatermark)", "\(lag.lag)",
                 ])
+                total += lag.lag
             }
-            let total = lags.reduce(Int64(0)) { $0 + $1.lag }
-            rows.append([group, "(total)", "", "", "", String(total)])
+            rows.append([target.group, "(total)", "", "", "", "\(total)"])
         }
         print(Table.render(rows))
     }

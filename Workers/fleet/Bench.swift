@@ -1,0 +1,145 @@
+import ArgumentParser
+import Contracts
+import Foundation
+import Kafka
+import Postgres
+
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure the running fleet and print a table (and keep the figures as JSON).",
+        subcommands: [BookingBench.self])
+}
+
+/// End to end through the running booking worker(s): commands published to
+/// appointments.commands → decided under row locks → events published → offsets committed.
+struct BookingBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "booking",
+        abstract: "Decided booking commands per second, through the running booking worker(s).",
+        discussion: """
+            Seeds a fresh tenant (doctors working around the clock, patients), publishes request \
+            commands (a share of them for slots already asked for, so declines happen too) and \
+            waits until every command is decided. Start the fleet first (scripts/local up).
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Request commands to publish.") var commands = 20_000
+    @Option(help: "Doctors (commands are keyed, and so spread, by doctor).") var doctors = 120
+    @Option(help: "Share of requests for a slot asked for before (they are declined).") var conflictShare = 0.1
+    @Option(help: "Where to keep the figures as JSON.") var json: String?
+
+    struct Result: Codable {
+        var benchmark = "booking"
+        var commands: Int
+        var doctors: Int
+        var publishSeconds: Double
+        var totalSeconds: Double
+        var decidedPerSecond: Double
+        var booked: Int
+        var declined: Int
+        var measuredAt: String
+    }
+
+    func run() async throws {
+        let config = try global.load()
+        let pool = PostgresPool(url: try config.require("database.url"), maximumConnections: 2, applicationName: "fleet-bench")
+        defer { pool.close() }
+        let tenant = UUID()
+        let doctorIds = (0..<doctors).map { _ in UUID() }
+        let patientIds = (0..<doctors).map { _ in UUID() }
+        try await seed(pool, tenant: tenant, doctors: doctorIds, patients: patientIds)
+
+        let topic = try config.namespace().topicName(Contracts.Topics.appointmentCommands.name)
+        let producer = try KafkaProducer(config: KafkaConfig(properties: config.subtree("kafka")))
+        let base = Date().addingTimeInterval(86400).timeIntervalSince1970.rounded(.down)
+        let conflictEvery = conflictShare > 0 ? max(2, Int(1 / conflictShare)) : Int.max
+        let started = ContinuousClock.now
+        var sent = 0
+        while sent < commands {
+            let batch = min(2000, commands - sent)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for n in sent..<(sent + batch) {
+                    let doctor = n % doctors
+                    // Each doctor's k-th request asks for slot k, except that every conflictEvery-th
+                    // asks again for the slot of that doctor's request before it (and is declined).
+                    let k = n / doctors
+                    let slot = k % conflictEvery == conflictEvery - 1 ? k - 1 : k
+                    let start = Date(timeIntervalSince1970: base + Double(max(0, slot)) * 300)
+                    let envelope = Envelope(
+                        correlationId: "bench", tenantId: tenant, actor: .system,
+                        payload: RequestAppointment(
+                            appointmentId: UUID(), doctorId: doctorIds[doctor], patientId: patientIds[n % patientIds.count],
+                            startsAt: start, endsAt: start.addingTimeInterval(300), reason: nil))
+                    let value = try envelope.encoded()
+                    let key = doctorIds[doctor].uuidString.lowercased()
+                    group.addTask { try await producer.send(ProducerRecord(topic: topic, key: key, value: value)) }
+                }
+                try await group.waitForAll()
+            }
+            sent += batch
+        }
+        let published = ContinuousClock.now - started
+        await producer.close()
+
+        var decided = 0
+        let progress = ProgressBar(total: commands)
+        while decided < commands {
+            try await Task.sleep(for: .milliseconds(100))
+            decided = try await pool.query(
+                "SELECT count(*) FROM booking.processed_commands WHERE tenant_id = $1", [tenant])[0].decode(Int.self, 0)
+            progress.set(decided)
+            if ContinuousClock.now - started > .seconds(600) { throw failure("only \(decided) of \(commands) decided in 10 minutes") }
+        }
+        progress.finish()
+        let total = ContinuousClock.now - started
+        let booked = try await pool.query("SELECT count(*) FROM booking.appointments WHERE tenant_id = $1", [tenant])[0].decode(Int.self, 0)
+        let seconds = Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18
+        let result = Result(
+            commands: commands, doctors: doctors,
+            publishSeconds: Double(published.components.seconds) + Double(published.components.attoseconds) / 1e18,
+            totalSeconds: seconds, decidedPerSecond: Double(commands) / seconds, booked: booked, declined: commands - booked,
+            measuredAt: WireCoding.formatTimestamp(Date()))
+        print(
+            Table.render([
+                ["BENCHMARK", "COMMANDS", "DOCTORS", "PUBLISH S", "TOTAL S", "DECIDED/S", "BOOKED", "DECLINED"],
+                [
+                    "booking", String(commands), String(doctors), String(format: "%.2f", result.publishSeconds),
+                    String(format: "%.2f", seconds), String(format: "%.0f", result.decidedPerSecond), String(booked),
+                    String(commands - booked),
+                ],
+            ]))
+        let path = json ?? "bench-booking-\(result.measuredAt.prefix(19).replacingOccurrences(of: ":", with: "")).json"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(result).write(to: URL(fileURLWithPath: path))
+        print("figures kept in \(path)")
+    }
+
+    /// Doctors working around the clock (UTC, 5-minute slots, a year ahead) and patients, inserted directly.
+    func seed(_ pool: PostgresPool, tenant: UUID, doctors: [UUID], patients: [UUID]) async throws {
+        try await pool.transaction { connection in
+            try await connection.query("INSERT INTO identity.tenants (id, name) VALUES ($1, 'Benchmark clinic')", [tenant])
+            let people = doctors + patients
+            let roles = doctors.map { _ in "doctor" } + patients.map { _ in "patient" }
+            try await connection.query(
+                """
+                INSERT INTO identity.users (id, tenant_id, email, password_hash, role, display_name)
+                SELECT u.id, $1, 'bench-' || u.id || '@bench.invalid', 'no login', u.role, 'Bench ' || u.role
+                FROM unnest($2::uuid[], $3::text[]) AS u(id, role)
+                """, [tenant, people, roles])
+            try await connection.query(
+                """
+                INSERT INTO directory.doctors (id, tenant_id, display_name, time_zone, slot_minutes, horizon_days)
+                SELECT id, $1, 'Bench doctor', 'UTC', 5, 400 FROM unnest($2::uuid[]) AS id
+                """, [tenant, doctors])
+            try await connection.query(
+                """
+                INSERT INTO directory.weekly_hours (doctor_id, tenant_id, weekday, starts, ends)
+                SELECT id, $1, day, '00:00', '24:00' FROM unnest($2::uuid[]) AS id CROSS JOIN generate_series(1, 7) AS day
+                """, [tenant, doctors])
+            try await connection.query(
+                "INSERT INTO directory.patients (id, tenant_id, display_name) SELECT id, $1, 'Bench patient' FROM unnest($2::uuid[]) AS id",
+                [tenant, patients])
+        }
+    }
+}
