@@ -124,12 +124,12 @@ let package = Package(
 
         // Tests. TestSupport is the fixture: broker, PostgreSQL and SMTP sink for integration tests.
         .target(
-            name: "TestSupport", dependencies: ["Contracts", "Kafka", "Postgres", "Migrations", "FleetConfiguration"],
+            name: "TestSupport", dependencies: ["Contracts", "Kafka", "Postgres", "Migrations", "FleetConfiguration", "Runtime"],
             path: "Tests/TestSupport"),
         // A small worker on the runtime that the runtime tests start, kill and restart as a process.
         .executableTarget(name: "runtime-probe", dependencies: ["Runtime", "TestSupport"], path: "Tests/RuntimeProbe"),
         .testTarget(name: "ContractsTests", dependencies: ["Contracts"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "KafkaTests", dependencies: ["Kafka", "TestSupport"]),
+        .testTarget(name: "KafkaTests", dependencies: ["Kafka", "Runtime", "TestSupport"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "MailTests", dependencies: ["Mail", "TestSupport"]),
         .testTarget(

@@ -2,6 +2,7 @@ import Contracts
 import Foundation
 import Kafka
 import Postgres
+import Runtime
 import TestSupport
 import Testing
 
@@ -61,7 +62,7 @@ struct BookingWorkerTests {
                 let slots = slotsByDoctor[doctor] ?? []
                 return (patients[index % patients.count], doctor, slots[(index * 7919) % slots.count])
             }
-            let sent = TestSupport.Locked(0)
+            let sent = Locked(0)
             let streaming = Task {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for worker in 0..<16 {

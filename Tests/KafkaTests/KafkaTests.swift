@@ -1,5 +1,6 @@
 import Foundation
 import Kafka
+import Runtime
 import TestSupport
 import Testing
 

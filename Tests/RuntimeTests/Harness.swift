@@ -71,8 +71,8 @@ struct Call: Sendable {
 /// A handler that records every call and fails as each message's `behaviour` says:
 /// `fail-always` (transient), `fail-twice`, `fail-once`, `reject` (permanent while `rejecting`).
 final class RecordingHandler: MessageHandler {
-    let calls = TestSupport.Locked<[Call]>([])
-    let rejecting = TestSupport.Locked(true)
+    let calls = Locked<[Call]>([])
+    let rejecting = Locked(true)
 
     func handle(_ message: IncomingMessage) async throws {
         let work = try #require(message.envelope(as: ProbeWork.self)?.payload)

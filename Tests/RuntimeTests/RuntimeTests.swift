@@ -156,7 +156,7 @@ struct RuntimeTests {
 
 /// Receives consecutive messages of one partition together.
 final class BatchRecorder: BatchMessageHandler {
-    let batches = TestSupport.Locked<[[(partition: Int32, offset: Int64)]]>([])
+    let batches = Locked<[[(partition: Int32, offset: Int64)]]>([])
     var maxBatchSize: Int { 50 }
 
     func handle(batch: [IncomingMessage]) async -> [Result<Void, any Error>] {

@@ -115,7 +115,7 @@ public final class RateLimiter: Sendable {
 
     public func wait() async {
         guard interval > .zero else { return }
-        let slot = next.update { next in
+        let slot = next.withLock { next in
             let slot = max(next, ContinuousClock.now)
             next = slot + interval
             return slot

@@ -9,6 +9,6 @@ public final class Locked<Value: Sendable>: Sendable {
     public var value: Value { mutex.withLock { $0 } }
     public func set(_ value: Value) { mutex.withLock { $0 = value } }
 
-    /// Changes the value and returns a result, atomically.
-    public func update<R: Sendable>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
+    /// Reads or changes the value, atomically, and returns what `body` returns.
+    public func withLock<R: Sendable>(_ body: (inout Value) throws -> R) rethrows -> R { try mutex.withLock { try body(&$0) } }
 }

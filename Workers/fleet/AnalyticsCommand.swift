@@ -70,12 +70,12 @@ struct AnalyticsCommand: AsyncParsableCommand {
             let outcome = try await AnalyticsRebuild(
                 pool: pool, kafka: KafkaConfig(properties: config.subtree("kafka")), eventsTopic: topic, tenant: tenantId
             ).run { done, total in
-                bar.update { bar in
+                bar.withLock { bar in
                     if bar == nil { bar = ProgressBar(total: total) }
                     bar?.set(done)
                 }
             }
-            bar.update { $0?.finish() }
+            bar.withLock { $0?.finish() }
             print("rebuilt from \(outcome.events) events (\(outcome.counted) counted) for \(tenantId.map { "tenant \($0)" } ?? "every tenant")")
         }
     }
