@@ -110,4 +110,33 @@ struct WalkthroughTests {
             #expect(try await fleet.api.get("/v1/appointments/\(b)", token: second.accessToken).json["startsAt"] as? String == slots[4].startsAt)
         }
     }
+
+    @Test func buffersKeepTheDoctorsTimeBeforeAndAfterEachAppointmentFree() async throws {
+        try await TestFleet.with { fleet in
+            let admin = try await fleet.admin()
+            let patient = try await fleet.register()
+            let doctor = try await fleet.doctor(
+                by: admin, slotMinutes: 30, extra: ["bufferBeforeMinutes": 5, "bufferAfterMinutes": 10])
+            let slots = try await fleet.freeSlots(doctor.id, token: patient.accessToken)
+            let first = try #require(WireCoding.parseTimestamp(slots[4].startsAt))
+            func at(_ minutes: Double) -> String { WireCoding.formatTimestamp(first.addingTimeInterval(minutes * 60)) }
+            _ = try await fleet.book(patient, doctor: doctor.id, startsAt: at(0), endsAt: at(30))
+            // Back to back would leave no room for 10 min after and 5 min before: 15 min are needed.
+            for (start, end) in [(30.0, 60.0), (44, 74), (-44, -14)] {
+                let answer = try await fleet.api.post(
+                    "/v1/appointments", ["doctorId": doctor.id.uuidString, "startsAt": at(start), "endsAt": at(end)], token: patient.accessToken)
+                let outcome = try await fleet.outcome(of: answer.json["commandId"] as? String ?? "", token: patient.accessToken)
+                #expect(outcome["reason"] as? String == "slot_taken", "\(start)…\(end) min")
+            }
+            _ = try await fleet.book(patient, doctor: doctor.id, startsAt: at(45), endsAt: at(75))
+            _ = try await fleet.book(patient, doctor: doctor.id, startsAt: at(-45), endsAt: at(-15))
+            let free = Set(try await fleet.freeSlots(doctor.id, token: patient.accessToken).map(\.startsAt))
+            #expect(!free.contains(at(30)) && !free.contains(at(60)), "slots touching a booking are not offered")
+            #expect(free.contains(at(90)), "75 + 10 min after + 5 min before: the 90 slot is exactly far enough")
+            let tooClose = try await fleet.api.post(
+                "/v1/appointments", ["doctorId": doctor.id.uuidString, "startsAt": at(85), "endsAt": at(115)], token: patient.accessToken)
+            let outcome = try await fleet.outcome(of: tooClose.json["commandId"] as? String ?? "", token: patient.accessToken)
+            #expect(outcome["reason"] as? String == "slot_taken", "10 min after the last one is inside its buffers")
+        }
+    }
 }
