@@ -14,14 +14,21 @@ public struct RequestAppointment: MessagePayload {
     public var endsAt: Date
     /// Free text from the patient. Medical detail: never in an email subject.
     public var reason: String?
+    /// Book a start that is not on the doctor's slot grid. Honoured for admins (and operators)
+    /// only: anyone else's off-grid request is declined `off_grid`.
+    public var allowOffGrid: Bool?
 
-    public init(appointmentId: UUID, doctorId: UUID, patientId: UUID, startsAt: Date, endsAt: Date, reason: String?) {
+    public init(
+        appointmentId: UUID, doctorId: UUID, patientId: UUID, startsAt: Date, endsAt: Date, reason: String?,
+        allowOffGrid: Bool? = nil
+    ) {
         self.appointmentId = appointmentId
         self.doctorId = doctorId
         self.patientId = patientId
         self.startsAt = startsAt
         self.endsAt = endsAt
         self.reason = reason
+        self.allowOffGrid = allowOffGrid
     }
 
     public func validate() throws(ContractError) {
@@ -81,12 +88,15 @@ public struct RescheduleAppointment: MessagePayload {
     public var doctorId: UUID
     public var startsAt: Date
     public var endsAt: Date
+    /// As for a request: admins (and operators) may move an appointment off the slot grid.
+    public var allowOffGrid: Bool?
 
-    public init(appointmentId: UUID, doctorId: UUID, startsAt: Date, endsAt: Date) {
+    public init(appointmentId: UUID, doctorId: UUID, startsAt: Date, endsAt: Date, allowOffGrid: Bool? = nil) {
         self.appointmentId = appointmentId
         self.doctorId = doctorId
         self.startsAt = startsAt
         self.endsAt = endsAt
+        self.allowOffGrid = allowOffGrid
     }
 
     public func validate() throws(ContractError) { try Validation.interval(startsAt, endsAt) }
@@ -119,13 +129,6 @@ public struct MarkNoShow: MessagePayload {
         self.appointmentId = appointmentId
         self.doctorId = doctorId
     }
-}
-
-public enum AppointmentCommandTypes {
-    public static let all: [any MessagePayload.Type] = [
-        RequestAppointment.self, CancelAppointment.self, ConfirmAppointment.self, RejectAppointment.self,
-        RescheduleAppointment.self, CompleteAppointment.self, MarkNoShow.self,
-    ]
 }
 
 /// Contract rules shared by several payloads.

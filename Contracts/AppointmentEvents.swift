@@ -23,6 +23,10 @@ public enum DeclineReason: String, Codable, Sendable, CaseIterable {
     case inThePast = "in_the_past"
     /// The actor may not do this to this appointment (another doctor's, another patient's).
     case notAllowed = "not_allowed"
+    /// The start is not on the doctor's slot grid in their time zone (only admins may do that).
+    case offGrid = "off_grid"
+    /// The clinic's tenant is disabled: it keeps its data but takes no new commands.
+    case tenantDisabled = "tenant_disabled"
 }
 
 /// The appointment as it is after the event. `sequence` grows with every change
@@ -185,9 +189,3 @@ public struct AppointmentNoShow: MessagePayload {
     }
 }
 
-public enum AppointmentEventTypes {
-    public static let all: [any MessagePayload.Type] = [
-        AppointmentBooked.self, AppointmentDeclined.self, AppointmentConfirmed.self, AppointmentRejected.self,
-        AppointmentCancelled.self, AppointmentRescheduled.self, AppointmentCompleted.self, AppointmentNoShow.self,
-    ]
-}

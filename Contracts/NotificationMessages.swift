@@ -84,17 +84,9 @@ public struct EmailRequested: MessagePayload {
     }
 
     public func validate() throws(ContractError) {
-        guard !idempotencyKey.isEmpty, idempotencyKey.count <= 300 else {
-            throw .invalid(field: "payload.idempotencyKey", reason: "must be 1 to 300 characters")
-        }
-        guard recipient.email.contains("@"), !recipient.email.contains(where: { $0 == "\r" || $0 == "\n" }) else {
-            throw .invalid(field: "payload.recipient.email", reason: "must be an email address")
-        }
+        try EmailValidation.key(idempotencyKey)
+        try EmailValidation.address(recipient.email)
     }
-}
-
-public enum NotificationEmailTypes {
-    public static let all: [any MessagePayload.Type] = [EmailRequested.self]
 }
 
 extension AppointmentSummary {
@@ -129,6 +121,8 @@ extension DeclineReason {
         case .invalidTransition: "the appointment is no longer in a state that allows it"
         case .inThePast: "the time is in the past"
         case .notAllowed: "this is not allowed"
+        case .offGrid: "the time is not one of the doctor's bookable slots"
+        case .tenantDisabled: "the clinic is not taking bookings"
         }
     }
 }

@@ -29,9 +29,9 @@ public enum Topics {
 
 /// Messages carried by each source topic.
 public enum Catalogs {
-    public static let appointmentCommands = MessageCatalog(AppointmentCommandTypes.all)
-    public static let appointmentEvents = MessageCatalog(AppointmentEventTypes.all)
-    public static let notificationEmail = MessageCatalog(NotificationEmailTypes.all)
+    public static let appointmentCommands = MessageCatalog(AppointmentCommand.payloadTypes)
+    public static let appointmentEvents = MessageCatalog(AppointmentEvent.payloadTypes)
+    public static let notificationEmail = MessageCatalog(NotificationEmail.payloadTypes)
 
     public static func forTopic(_ name: String) -> MessageCatalog? {
         switch name {

@@ -24,7 +24,70 @@ struct ContractsTests {
     @Test func everyMessageTypeHasAGoldenFixture() {
         #expect(
             Self.fixtureNames.count
-                == AppointmentCommandTypes.all.count + AppointmentEventTypes.all.count + NotificationEmailTypes.all.count)
+                == AppointmentCommand.payloadTypes.count + AppointmentEvent.payloadTypes.count
+                + NotificationEmail.payloadTypes.count)
+    }
+
+    /// The topic enums and the decoders list the same types: every fixture of a topic decodes
+    /// into a case of its enum whose payload is the decoded one (so a type added to a list but
+    /// not to the enum, or the other way round, fails here).
+    @Test("every payload type of a topic is a case of its enum", arguments: fixtureNames)
+    func everyPayloadTypeIsACaseOfItsTopicEnum(name: String) throws {
+        let data = try Self.fixture(name)
+        if name.hasPrefix("command.") {
+            let decoded = try Catalogs.appointmentCommands.decode(data)
+            let command = try AppointmentCommand(decoded)
+            #expect(type(of: command.payload).messageType == decoded.metadata.type)
+            #expect(command.doctorId.uuidString.lowercased() == "1a2b3c4d-0000-4000-8000-000000000001")
+        } else if name.hasPrefix("email.") {
+            let decoded = try Catalogs.notificationEmail.decode(data)
+            let email = try NotificationEmail(decoded)
+            #expect(type(of: email.payload).messageType == decoded.metadata.type)
+            #expect(email.recipient.email == "zoe@example.com")
+        } else {
+            let decoded = try Catalogs.appointmentEvents.decode(data)
+            let event = try AppointmentEvent(decoded)
+            #expect(type(of: event.payload).messageType == decoded.metadata.type)
+            #expect(event.doctorId.uuidString.lowercased() == "1a2b3c4d-0000-4000-8000-000000000001")
+        }
+        let types = AppointmentCommand.payloadTypes + AppointmentEvent.payloadTypes + NotificationEmail.payloadTypes
+        #expect(Set(types.map { "\($0.messageType)/\($0.version)" }).count == types.count, "no type twice")
+    }
+
+    @Test func aPayloadOfAnotherTopicIsNotACaseOfThisOne() throws {
+        let decoded = try Catalogs.appointmentEvents.decode(try Self.fixture("event.booked.json"))
+        #expect(throws: ContractError.unknownType("appointment.booked")) { try AppointmentCommand(decoded) }
+    }
+
+    @Test func theWireWritesCanonicalLowerCaseUUIDsSortedKeysAndMilliseconds() throws {
+        struct Sample: Encodable {
+            var zeta = UUID(uuid: (0xAB, 0xCD, 0xEF, 0x01, 0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0, 0x0F))
+            var alpha = Date(timeIntervalSince1970: 1_790_000_000.1239)
+            var text = "quote \" slash / tab \t nul \u{0}"
+            var list: [Int] = [3, 1]
+            var nothing: String? = nil
+            var nested = ["b": 2.5, "a": 1.0]
+        }
+        let json = String(decoding: try WireCoding.encoder().encode(Sample()), as: UTF8.self)
+        #expect(
+            json == #"{"alpha":"2026-09-21T14:13:20.123Z","list":[3,1],"nested":{"a":1,"b":2.5},"#
+                + #""text":"quote \" slash / tab \t nul \u0000","zeta":"abcdef01-0000-4000-8000-00000000000f"}"#)
+        // What it writes, Foundation reads back.
+        let back = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(back["text"] as? String == "quote \" slash / tab \t nul \u{0}")
+    }
+
+    /// Proleptic Gregorian, like PostgreSQL (Foundation switches to the Julian calendar before 1582).
+    @Test func timestampsAreWrittenInTheProlepticGregorianCalendar() {
+        let expected: [(Double, String)] = [
+            (-62_135_596_800, "0001-01-01T00:00:00.000Z"), (-1.5, "1969-12-31T23:59:58.500Z"), (0, "1970-01-01T00:00:00.000Z"),
+            (951_782_400.25, "2000-02-29T00:00:00.250Z"), (1_790_000_000.1239, "2026-09-21T14:13:20.123Z"),
+            (253_402_300_799, "9999-12-31T23:59:59.000Z"),
+        ]
+        for (seconds, text) in expected {
+            #expect(WireCoding.formatTimestamp(Date(timeIntervalSince1970: seconds)) == text)
+            #expect(WireCoding.parseTimestamp(text).map(WireCoding.formatTimestamp) == text || seconds < 0)
+        }
     }
 
     @Test("golden fixture decodes and re-encodes to the same JSON", arguments: fixtureNames)

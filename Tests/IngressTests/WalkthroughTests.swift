@@ -16,7 +16,7 @@ struct WalkthroughTests {
             // A doctor who confirms each booking.
             let doctor = try await fleet.doctor(by: admin, requiresConfirmation: true)
             let listed = try await fleet.api.get("/v1/doctors", token: patient.accessToken)
-            #expect((listed.json["items"] as? [[String: Any]])?.contains { $0["id"] as? String == doctor.id.uuidString } == true)
+            #expect((listed.json["items"] as? [[String: Any]])?.contains { $0["id"] as? String == doctor.id.uuidString.lowercased() } == true)
 
             let slot = try await fleet.firstFreeSlot(doctor.id, token: patient.accessToken)
             let requested = try await fleet.api.post(

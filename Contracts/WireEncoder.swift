@@ -1,0 +1,269 @@
+import Foundation
+
+/// Encodes `Encodable` values as CareFleet's wire JSON: object keys sorted (the same value
+/// always has the same bytes), times as ISO-8601 UTC with milliseconds, and UUIDs in their
+/// canonical lower-case form (RFC 9562), the form keys, logs and the database use.
+///
+/// Foundation's `JSONEncoder` writes UUIDs upper case and offers no strategy to change that,
+/// which is why the wire has an encoder of its own. Slashes are not escaped.
+public struct WireEncoder: Sendable {
+    public init() {}
+
+    public func encode<T: Encodable>(_ value: T) throws -> Data {
+        Data(try encodeBytes(value))
+    }
+
+    /// The JSON as bytes (for a `ByteBuffer` or a Kafka value without another copy).
+    public func encodeBytes<T: Encodable>(_ value: T) throws -> [UInt8] {
+        let node = try WireNode.make(value, codingPath: [])
+        var output: [UInt8] = []
+        output.reserveCapacity(512)
+        node.write(into: &output)
+        return output
+    }
+}
+
+/// A JSON value under construction. Containers are references: `Encoder` hands out a
+/// container first and fills it later (nested containers, super encoders).
+enum WireNode {
+    case null
+    case bool(Bool)
+    case number(String)
+    case string(String)
+    case array(WireArray)
+    case object(WireObject)
+
+    static func make<T: Encodable>(_ value: T, codingPath: [any CodingKey]) throws -> WireNode {
+        switch value {
+        case let uuid as UUID: return .string(uuid.uuidString.lowercased())
+        case let date as Date: return .string(WireCoding.formatTimestamp(date))
+        case let string as String: return .string(string)
+        case let bool as Bool: return .bool(bool)
+        case let int as Int: return .number(String(int))
+        case let int as Int64: return .number(String(int))
+        case let int as Int32: return .number(String(int))
+        case let int as UInt64: return .number(String(int))
+        case let double as Double: return try number(double, codingPath: codingPath)
+        case let float as Float: return try number(Double(float), codingPath: codingPath)
+        case let url as URL: return .string(url.absoluteString)
+        case let data as Data: return .string(data.base64EncodedString())
+        case let decimal as Decimal: return .number(decimal.description)
+        default:
+            let encoder = WireNodeEncoder(codingPath: codingPath)
+            try value.encode(to: encoder)
+            // A type that encodes nothing is an empty object, as with JSONEncoder.
+            return encoder.node ?? .object(WireObject())
+        }
+    }
+
+    static func number(_ value: Double, codingPath: [any CodingKey]) throws -> WireNode {
+        guard value.isFinite else {
+            throw EncodingError.invalidValue(
+                value, EncodingError.Context(codingPath: codingPath, debugDescription: "\(value) is not valid JSON"))
+        }
+        if value == value.rounded(), abs(value) < 1e15 { return .number(String(Int64(value))) }
+        return .number(String(value))
+    }
+
+    func write(into output: inout [UInt8]) {
+        switch self {
+        case .null: output.append(contentsOf: "null".utf8)
+        case .bool(let value): output.append(contentsOf: (value ? "true" : "false").utf8)
+        case .number(let text): output.append(contentsOf: text.utf8)
+        case .string(let text): Self.writeString(text, into: &output)
+        case .array(let array):
+            output.append(UInt8(ascii: "["))
+            for (index, item) in array.items.enumerated() {
+                if index > 0 { output.append(UInt8(ascii: ",")) }
+                item.write(into: &output)
+            }
+            output.append(UInt8(ascii: "]"))
+        case .object(let object):
+            output.append(UInt8(ascii: "{"))
+            for (index, key) in object.items.keys.sorted().enumerated() {
+                if index > 0 { output.append(UInt8(ascii: ",")) }
+                Self.writeString(key, into: &output)
+                output.append(UInt8(ascii: ":"))
+                object.items[key]?.write(into: &output)
+            }
+            output.append(UInt8(ascii: "}"))
+        }
+    }
+
+    static func writeString(_ text: String, into output: inout [UInt8]) {
+        output.append(UInt8(ascii: "\""))
+        let hex = Array("0123456789abcdef".utf8)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): output.append(contentsOf: [92, 34])
+            case UInt8(ascii: "\\"): output.append(contentsOf: [92, 92])
+            case 0x0A: output.append(contentsOf: [92, UInt8(ascii: "n")])
+            case 0x0D: output.append(contentsOf: [92, UInt8(ascii: "r")])
+            case 0x09: output.append(contentsOf: [92, UInt8(ascii: "t")])
+            case 0x00..<0x20:
+                output.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 0x0f)]])
+            default: output.append(byte)
+            }
+        }
+        output.append(UInt8(ascii: "\""))
+    }
+}
+
+/// Mutable storage of a container while it is being encoded (one encoding, one thread).
+final class WireArray {
+    var items: [WireNode] = []
+}
+
+final class WireObject {
+    var items: [String: WireNode] = [:]
+}
+
+/// The `Encoder` behind `WireEncoder`: builds a `WireNode` tree.
+final class WireNodeEncoder: Encoder {
+    let codingPath: [any CodingKey]
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+    var node: WireNode?
+
+    init(codingPath: [any CodingKey]) {
+        self.codingPath = codingPath
+    }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+        let object: WireObject
+        if case .object(let existing)? = node {
+            object = existing
+        } else {
+            object = WireObject()
+            node = .object(object)
+        }
+        return KeyedEncodingContainer(WireKeyedContainer<Key>(object: object, codingPath: codingPath))
+    }
+
+    func unkeyedContainer() -> any UnkeyedEncodingContainer {
+        let array: WireArray
+        if case .array(let existing)? = node {
+            array = existing
+        } else {
+            array = WireArray()
+            node = .array(array)
+        }
+        return WireUnkeyedContainer(array: array, codingPath: codingPath)
+    }
+
+    func singleValueContainer() -> any SingleValueEncodingContainer { WireSingleValueContainer(encoder: self) }
+}
+
+struct WireKeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
+    let object: WireObject
+    let codingPath: [any CodingKey]
+
+    mutating func encodeNil(forKey key: Key) throws { object.items[key.stringValue] = .null }
+
+    mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
+        object.items[key.stringValue] = try WireNode.make(value, codingPath: codingPath + [key])
+    }
+
+    // Optionals that are nil are left out, as JSONEncoder does.
+    mutating func encodeIfPresent<T: Encodable>(_ value: T?, forKey key: Key) throws {
+        guard let value else { return }
+        try encode(value, forKey: key)
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key)
+        -> KeyedEncodingContainer<NestedKey>
+    {
+        let nested = WireObject()
+        object.items[key.stringValue] = .object(nested)
+        return KeyedEncodingContainer(WireKeyedContainer<NestedKey>(object: nested, codingPath: codingPath + [key]))
+    }
+
+    mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
+        let nested = WireArray()
+        object.items[key.stringValue] = .array(nested)
+        return WireUnkeyedContainer(array: nested, codingPath: codingPath + [key])
+    }
+
+    mutating func superEncoder() -> any Encoder { superEncoder(forKey: WireSuperKey.super) }
+
+    mutating func superEncoder(forKey key: some CodingKey) -> any Encoder {
+        WireReferencingEncoder(codingPath: codingPath + [key]) { [object] node in object.items[key.stringValue] = node }
+    }
+
+    mutating func superEncoder(forKey key: Key) -> any Encoder {
+        WireReferencingEncoder(codingPath: codingPath + [key]) { [object] node in object.items[key.stringValue] = node }
+    }
+}
+
+struct WireUnkeyedContainer: UnkeyedEncodingContainer {
+    let array: WireArray
+    let codingPath: [any CodingKey]
+    var count: Int { array.items.count }
+
+    mutating func encodeNil() throws { array.items.append(.null) }
+
+    mutating func encode<T: Encodable>(_ value: T) throws {
+        array.items.append(try WireNode.make(value, codingPath: codingPath + [WireIndexKey(count)]))
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+        let nested = WireObject()
+        let key = WireIndexKey(count)
+        array.items.append(.object(nested))
+        return KeyedEncodingContainer(WireKeyedContainer<NestedKey>(object: nested, codingPath: codingPath + [key]))
+    }
+
+    mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
+        let nested = WireArray()
+        let key = WireIndexKey(count)
+        array.items.append(.array(nested))
+        return WireUnkeyedContainer(array: nested, codingPath: codingPath + [key])
+    }
+
+    mutating func superEncoder() -> any Encoder {
+        let index = array.items.count
+        array.items.append(.null)
+        return WireReferencingEncoder(codingPath: codingPath + [WireIndexKey(index)]) { [array] node in array.items[index] = node }
+    }
+}
+
+struct WireSingleValueContainer: SingleValueEncodingContainer {
+    let encoder: WireNodeEncoder
+    var codingPath: [any CodingKey] { encoder.codingPath }
+
+    mutating func encodeNil() throws { encoder.node = .null }
+
+    mutating func encode<T: Encodable>(_ value: T) throws {
+        encoder.node = try WireNode.make(value, codingPath: codingPath)
+    }
+}
+
+/// An encoder whose result lands in a parent container when the value has been encoded.
+final class WireReferencingEncoder: Encoder {
+    private let inner: WireNodeEncoder
+    private let store: (WireNode) -> Void
+    var codingPath: [any CodingKey] { inner.codingPath }
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    init(codingPath: [any CodingKey], store: @escaping (WireNode) -> Void) {
+        inner = WireNodeEncoder(codingPath: codingPath)
+        self.store = store
+    }
+
+    deinit { store(inner.node ?? .object(WireObject())) }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> { inner.container(keyedBy: type) }
+    func unkeyedContainer() -> any UnkeyedEncodingContainer { inner.unkeyedContainer() }
+    func singleValueContainer() -> any SingleValueEncodingContainer { inner.singleValueContainer() }
+}
+
+struct WireIndexKey: CodingKey {
+    let intValue: Int?
+    var stringValue: String { "Index \(intValue ?? 0)" }
+    init(_ index: Int) { intValue = index }
+    init?(stringValue: String) { nil }
+    init?(intValue: Int) { self.intValue = intValue }
+}
+
+enum WireSuperKey: String, CodingKey {
+    case `super`
+}
