@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.1.0"),
     ],
     targets: [
         // The wire contract: topics, envelope, message types, headers, retry ladder. No I/O.
@@ -60,12 +62,13 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             path: "Workers/Runtime"),
-        // Tenants, users, doctors, patients and their hours: the identity and directory schemas.
+        // Tenants, users, sessions, doctors, patients and their hours: the identity and directory
+        // schemas and their stores; bcrypt.
         .target(
             name: "Clinic",
             dependencies: [
                 "Contracts", "Postgres", .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Workers/Clinic"),
         // Decides appointment commands (the rules live in SQL: Migrations/SQL/0004_booking_rules.sql).
@@ -75,7 +78,7 @@ let package = Package(
         .target(
             name: "Notifications",
             dependencies: [
-                "Contracts", "Kafka", "Postgres", "Runtime",
+                "Contracts", "Kafka", "Postgres", "Runtime", "FleetConfiguration",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Workers/Notifications"),
@@ -91,15 +94,17 @@ let package = Package(
             path: "Workers/Email"),
         .executableTarget(name: "email-worker", dependencies: ["Email", "Runtime", "Contracts", "Mail"], path: "Workers/email-worker"),
         // Rollups of the calendar per doctor and day, their rebuild and their reports.
-        .target(name: "Analytics", dependencies: ["Contracts", "Kafka", "Postgres", "Runtime"], path: "Workers/Analytics"),
+        .target(
+            name: "Analytics", dependencies: ["Contracts", "Kafka", "Postgres", "Runtime", "FleetConfiguration"], path: "Workers/Analytics"),
         .executableTarget(
             name: "analytics-worker", dependencies: ["Analytics", "Runtime", "Contracts"], path: "Workers/analytics-worker"),
         // The HTTP API.
         .target(
             name: "Ingress",
             dependencies: [
-                "Contracts", "Kafka", "Postgres", "Clinic", "FleetConfiguration", "Runtime", "Analytics",
+                "Contracts", "Kafka", "Postgres", "Clinic", "FleetConfiguration", "Runtime", "Analytics", "Booking", "Notifications",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -143,9 +148,11 @@ let package = Package(
             name: "IngressTests",
             dependencies: [
                 "Ingress", "Booking", "Notifications", "Email", "Mail", "Analytics", "Runtime", "Clinic", "Contracts", "Kafka",
+                "FleetConfiguration",
                 "Postgres",
                 "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

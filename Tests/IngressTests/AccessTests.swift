@@ -54,8 +54,10 @@ struct AccessTests {
             #expect((try await fleet.api.get("/v1/appointments", token: adminB.accessToken).json["total"] as? Int) == 0)
 
             // Expired and tampered tokens are 401.
-            let expired = AccessTokens(secret: TestFleet.secret, lifetime: 1)
-                .issue(for: AuthenticatedUser(id: patient.userId, tenantId: patient.tenantId, role: .patient), now: Date().addingTimeInterval(-60))
+            let expired = try await AccessTokens(keys: [.init(id: "k1", secret: TestFleet.secret)], lifetime: 1)
+                .issue(
+                    for: AuthenticatedUser(id: patient.userId, tenantId: patient.tenantId, role: .patient, sessionId: patient.sessionId),
+                    now: Date().addingTimeInterval(-60))
             #expect(try await fleet.api.get("/v1/auth/me", token: expired).status == 401)
             var parts = patient.accessToken.split(separator: ".").map(String.init)
             let forged = #"{"sub":"\#(patient.userId)","tid":"\#(patient.tenantId)","role":"admin","iat":0,"exp":9999999999,"jti":"\#(UUID())"}"#
@@ -63,8 +65,8 @@ struct AccessTests {
                 .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             #expect(try await fleet.api.get("/v1/auth/me", token: parts.joined(separator: ".")).status == 401)
             #expect(try await fleet.api.get("/v1/auth/me", token: "not-a-token").status == 401)
-            let otherSecret = AccessTokens(secret: "another-secret-another-secret-another", lifetime: 60)
-                .issue(for: AuthenticatedUser(id: patient.userId, tenantId: patient.tenantId, role: .admin))
+            let otherSecret = try await AccessTokens(keys: [.init(id: "k1", secret: "another-secret-another-secret-another")], lifetime: 60)
+                .issue(for: AuthenticatedUser(id: patient.userId, tenantId: patient.tenantId, role: .admin, sessionId: patient.sessionId))
             #expect(try await fleet.api.get("/v1/auth/me", token: otherSecret).status == 401)
         }
     }
@@ -83,18 +85,20 @@ struct AccessTests {
             #expect(try await fleet.api.post("/v1/auth/refresh", ["refreshToken": patient.refreshToken]).status == 401)
             #expect(try await fleet.api.post("/v1/auth/refresh", ["refreshToken": next.refreshToken]).status == 401, "reuse revoked the family")
 
-            // Logout revokes.
+            // Logout (signed in) ends the session: its refresh token is useless.
             let again = try await fleet.login(email)
-            #expect(try await fleet.api.post("/v1/auth/logout", ["refreshToken": again.refreshToken]).status == 204)
+            #expect(try await fleet.api.post("/v1/auth/logout", token: again.accessToken).status == 204)
             #expect(try await fleet.api.post("/v1/auth/refresh", ["refreshToken": again.refreshToken]).status == 401)
 
-            // Change password: the old one stops working, other sessions end.
+            // Change password: the old one stops working, other sessions end, this one goes on.
             let other = try await fleet.login(email)
+            let changing = try await fleet.login(email)
             let change = try await fleet.api.post(
                 "/v1/auth/change-password", ["currentPassword": TestFleet.password, "newPassword": "an even longer password"],
-                token: other.accessToken)
+                token: changing.accessToken)
             #expect(change.status == 204)
             #expect(try await fleet.api.post("/v1/auth/refresh", ["refreshToken": other.refreshToken]).status == 401)
+            #expect(try await fleet.api.post("/v1/auth/refresh", ["refreshToken": changing.refreshToken]).status == 200)
             let wrong = try await fleet.api.post("/v1/auth/login", ["email": email, "password": TestFleet.password])
             #expect(wrong.status == 401)
             _ = try await fleet.login(email, password: "an even longer password")

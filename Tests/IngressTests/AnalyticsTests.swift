@@ -119,7 +119,7 @@ struct AnalyticsTests {
             let day4 = try await fleet.freeSlots(doctor.id, token: p1.accessToken, daysAhead: 4).map(\.startsAt)
             func request(_ patient: Session, _ start: String) async throws -> (String, [String: Any]) {
                 let answer = try await fleet.api.post("/v1/appointments", ["doctorId": doctor.id.uuidString, "startsAt": start], token: patient.accessToken)
-                try #require(answer.status == 202, "\(answer.text)")
+                #expect(answer.status == 202, "\(answer.text)")
                 return (answer.json["appointmentId"] as? String ?? "", try await fleet.outcome(of: answer.json["commandId"] as? String ?? "", token: patient.accessToken))
             }
             func iso(_ seconds: TimeInterval) -> String { WireCoding.formatTimestamp(Date().addingTimeInterval(seconds)) }

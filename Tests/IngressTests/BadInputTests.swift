@@ -74,9 +74,9 @@ struct BadInputTests {
             for (path, operations) in paths {
                 for method in operations.keys { documented.insert("\(method.uppercased()) \(path)") }
             }
-            let services = try await Self.services()
+            let services = try await InMemoryWorld().services()
             var served = Set<String>()
-            for route in IngressApplication.router(services).routes {
+            for route in try IngressApplication.router(services).routes {
                 let path = route.path.description.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }
                 served.insert("\(route.method.rawValue) /\(path.joined(separator: "/"))")
             }
@@ -88,13 +88,4 @@ struct BadInputTests {
         }
     }
 
-    static func services() async throws -> IngressServices {
-        let kafka = try await TestKafka.config()
-        return IngressServices(
-            database: .init(url: try await TestServices.shared().databaseURL, maximumConnections: 1),
-            producer: try .init(config: kafka), admin: try .init(config: kafka),
-            tokens: AccessTokens(secret: TestFleet.secret, lifetime: 60), passwords: .init(cost: 4), namespace: .none,
-            refreshLifetime: 60, loginLimits: .init(perAccount: 5, perAddress: 5, window: 60), metrics: .init(),
-            logger: .init(label: "test"))
-    }
 }

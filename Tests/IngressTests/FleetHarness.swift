@@ -1,4 +1,5 @@
 import Analytics
+import FleetConfiguration
 import Booking
 import Email
 import Mail
@@ -21,12 +22,17 @@ import FoundationNetworking
 #endif
 
 /// A fleet of its own for one test: a namespace (its own topics and groups), a migrated
-/// database, the ingress on a free port and (optionally) a booking worker, all in this process.
+/// database, the ingress on a free port and (optionally) workers, all in this process. The
+/// ingress and the workers are built by the same code their executables' `main` runs
+/// (`IngressProgram.build`, `WorkerProgram.build`), from `config/test.conf` plus overrides.
 struct TestFleet: Sendable {
     let namespace: FleetNamespace
     let databaseURL: String
     let baseURL: String
     let database: PostgresPool
+    let kafka: KafkaConfig
+    /// Revocations, caches and stores of the running ingress (for tests of its internals).
+    let ingress: IngressServices
 
     static let secret = "test-secret-0123456789-0123456789-0123456789"
 
@@ -43,6 +49,8 @@ struct TestFleet: Sendable {
             stageDelays: [.seconds(5), .seconds(10), .seconds(15)])
         var emailRate: Double = 0
         var analytics = false
+        /// Extra configuration keys for the ingress (e.g. `auth.revocation.refresh`).
+        var ingressConfig: [String: String] = [:]
 
         static let bookingOnly = Workers()
         static let none = Workers(booking: false)
@@ -55,6 +63,21 @@ struct TestFleet: Sendable {
         try await with(workers: Workers(booking: bookingWorker), body)
     }
 
+    /// The configuration every program of a test fleet reads: `config/test.conf` with the test
+    /// services' addresses, the fleet's namespace and `extra` keys.
+    static func config(namespace: FleetNamespace, databaseURL: String, kafka: KafkaConfig, extra: [String: String]) throws -> FleetConfig {
+        var environment: [String: String] = [
+            "CAREFLEET_DATABASE_URL": databaseURL, "CAREFLEET_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrapServers ?? "",
+            "CAREFLEET_FLEET_NAMESPACE": namespace.prefix, "CAREFLEET_AUTH_JWT_SECRET": secret,
+            "CAREFLEET_WORKER_COMMIT_INTERVAL": "100ms", "CAREFLEET_WORKER_SHUTDOWN_DEADLINE": "5s",
+            "CAREFLEET_LOG_LEVEL": "error", "CAREFLEET_HTTP_ACCESS_LOG": "false",
+        ]
+        for (key, value) in extra { environment[FleetConfig.variable(forKey: key)] = value }
+        return try FleetConfig.load(
+            environment: "test", directory: ServicesProcess.projectRoot.appendingPathComponent("config").path,
+            processEnvironment: environment)
+    }
+
     static func with<R: Sendable>(workers: Workers, _ body: @Sendable (TestFleet) async throws -> R) async throws -> R {
         let namespace = try #require(FleetNamespace("t\(UUID().uuidString.prefix(8).lowercased())"))
         let kafka = try await TestKafka.config()
@@ -65,31 +88,27 @@ struct TestFleet: Sendable {
             logger.logLevel = .error
             let pool = PostgresPool(url: url, maximumConnections: 10)
             defer { pool.close() }
-            let services = IngressServices(
-                database: pool, producer: try KafkaProducer(config: kafka), admin: admin,
-                tokens: AccessTokens(secret: secret, lifetime: 900), passwords: Passwords(cost: 4), namespace: namespace,
-                refreshLifetime: 86400, loginLimits: LoginLimits(perAccount: 5, perAddress: 50, window: 900),
-                metrics: PrometheusCollectorRegistry(), logger: logger)
             let port = try freeLoopbackPort()
-            let app = Application(
-                router: IngressApplication.router(services),
-                configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: port)), logger: logger)
-            var serviceList: [any Service] = [app]
+            func config(_ extra: [String: String]) throws -> FleetConfig {
+                try Self.config(namespace: namespace, databaseURL: url, kafka: kafka, extra: extra)
+            }
+            let program = try await IngressProgram.build(
+                try config(["http.port": String(port), "auth.bcrypt.cost": "4", "auth.login.max.failures.address": "50"]
+                    .merging(workers.ingressConfig) { $1 }),
+                metrics: PrometheusCollectorRegistry(), logger: logger)
+            var serviceList: [any Service] = [program.application(logger: logger)] + program.backgroundTasks
             if workers.booking {
                 serviceList.append(try Self.bookingWorker(namespace: namespace, pool: pool, kafka: kafka, logger: logger))
             }
             if workers.notifications {
-                serviceList += try Self.notificationWorker(
-                    namespace: namespace, pool: pool, kafka: kafka, offsets: workers.reminderOffsets, logger: logger)
+                let offsets = workers.reminderOffsets.map { "\($0.components.seconds)s" }.joined(separator: ",")
+                serviceList += try await Self.program(
+                    ConsumerGroups.notification, config: try config(["notify.reminder.offsets": offsets, "notify.reminder.interval": "300ms"]),
+                    logger: logger, makeWorker: NotificationWorker.setup)
             }
             if workers.analytics {
-                let group = namespace.group(ConsumerGroups.analytics)
-                serviceList.append(
-                    try ConsumerWorker(
-                        settings: WorkerSettings(
-                            group: group, catalogs: namespace.catalogs(for: group), commitInterval: .milliseconds(100),
-                            shutdownDeadline: .seconds(5)),
-                        kafka: kafka, handler: AnalyticsHandler(pool: pool), logger: logger))
+                serviceList += try await Self.program(
+                    ConsumerGroups.analytics, config: try config([:]), logger: logger, makeWorker: AnalyticsWorker.setup)
             }
             if let smtpURL = workers.smtpURL {
                 serviceList.append(
@@ -98,7 +117,9 @@ struct TestFleet: Sendable {
                         rate: workers.emailRate, logger: logger))
             }
             let group = ServiceGroup(services: serviceList, logger: logger)
-            let fleet = TestFleet(namespace: namespace, databaseURL: url, baseURL: "http://127.0.0.1:\(port)", database: pool)
+            let fleet = TestFleet(
+                namespace: namespace, databaseURL: url, baseURL: "http://127.0.0.1:\(port)", database: pool, kafka: kafka,
+                ingress: program.services)
             return try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await group.run() }
                 do {
@@ -108,7 +129,6 @@ struct TestFleet: Sendable {
                     let value = try await body(fleet)
                     await group.triggerGracefulShutdown()
                     try await tasks.waitForAll()
-                    await services.producer.close()
                     return value
                 } catch {
                     await group.triggerGracefulShutdown()
@@ -117,6 +137,18 @@ struct TestFleet: Sendable {
                 }
             }
         }
+    }
+
+    /// A worker program as its executable builds it (its operations port on a free port).
+    static func program(
+        _ group: ConsumerGroupSpec, config: FleetConfig, logger: Logger, makeWorker: (WorkerEnvironment) async throws -> WorkerSetup
+    ) async throws -> [any Service] {
+        var values = config.values
+        values["http.port"] = String(try freeLoopbackPort())
+        let program = try await WorkerProgram.build(
+            group: group, config: FleetConfig(environment: config.environment, values: values), registry: PrometheusCollectorRegistry(),
+            logger: logger, makeWorker: makeWorker)
+        return [program.worker, program.operations] + program.services
     }
 
     static func bookingWorker(namespace: FleetNamespace, pool: PostgresPool, kafka: KafkaConfig, logger: Logger) throws
@@ -130,23 +162,6 @@ struct TestFleet: Sendable {
             pool: pool, producer: try KafkaProducer(config: kafka),
             eventsTopic: namespace.topicName(Topics.appointmentEvents.name), logger: logger)
         return try ConsumerWorker(settings: settings, kafka: kafka, batchHandler: handler, logger: logger)
-    }
-
-    static func notificationWorker(
-        namespace: FleetNamespace, pool: PostgresPool, kafka: KafkaConfig, offsets: [Duration], logger: Logger
-    ) throws -> [any Service] {
-        let group = namespace.group(ConsumerGroups.notification)
-        let producer = try KafkaProducer(config: kafka)
-        let emailTopic = namespace.topicName(Topics.notificationEmail.name)
-        let handler = NotificationHandler(
-            pool: pool, producer: producer, emailTopic: emailTopic, reminders: ReminderSchedule(offsets: offsets), logger: logger)
-        let worker = try ConsumerWorker(
-            settings: WorkerSettings(
-                group: group, catalogs: namespace.catalogs(for: group), commitInterval: .milliseconds(100),
-                shutdownDeadline: .seconds(5)),
-            kafka: kafka, handler: handler, logger: logger)
-        let sender = ReminderSender(pool: pool, producer: producer, emailTopic: emailTopic, interval: .milliseconds(300), logger: logger)
-        return [worker, sender]
     }
 
     static func emailWorker(
@@ -173,28 +188,33 @@ struct TestFleet: Sendable {
 
     // MARK: - People
 
-    /// An admin of `tenant`, made directly in the database (the first admin of a clinic has to
-    /// come from somewhere: in production `fleet seed` or an operator's SQL).
+    /// An admin of `tenant`, made through the identity store (the first admin of a clinic has to
+    /// come from somewhere: in production `fleet tenants create` or `fleet seed`).
     func admin(tenant: UUID = Tenants.defaultTenant) async throws -> Session {
         let email = "admin-\(UUID().uuidString.prefix(8).lowercased())@clinic.test"
-        let hash = await Passwords(cost: 4).hash(TestFleet.password)
-        try await database.withConnection { connection in
-            _ = try await ClinicStore.createTenant(name: "Clinic \(tenant)", id: tenant, on: connection)
-            _ = try await ClinicStore.createUser(
-                tenantId: tenant, email: email, passwordHash: hash, role: .admin, displayName: "Admin", on: connection)
-        }
+        try await account(email: email, role: .admin, name: "Admin", tenant: tenant)
         return try await login(email, tenant: tenant)
+    }
+
+    /// A verified account made through the identity store (and its tenant, if new).
+    func account(email: String, role: Role, name: String, tenant: UUID) async throws {
+        let identity = PostgresIdentityStore(pool: database)
+        _ = try await identity.createTenant(Tenant(id: tenant, name: "Clinic \(tenant.uuidString.prefix(8))"))
+        _ = try await identity.createAccount(
+            NewAccount(
+                tenantId: tenant, email: email, passwordHash: try await Passwords(cost: 4).hash(TestFleet.password), role: role,
+                displayName: name, emailVerified: true),
+            audit: AuditEntry("test_account", tenant: tenant, user: nil))
     }
 
     static let password = "a long enough password"
 
+    /// A signed-in patient with a verified address. (Registration itself, with its emailed link, is
+    /// tested in `RegistrationTests`.)
     func register(_ name: String = "Patient", tenant: UUID? = nil) async throws -> Session {
         let email = "\(name.lowercased().replacingOccurrences(of: " ", with: "-"))-\(UUID().uuidString.prefix(8).lowercased())@mail.test"
-        let response = try await api.post(
-            "/v1/auth/register", ["email": email, "password": TestFleet.password, "displayName": name],
-            headers: tenant.map { ["X-Tenant-Id": $0.uuidString] } ?? [:])
-        try #require(response.status == 201, "\(response.text)")
-        return try Session(response.json)
+        try await account(email: email, role: .patient, name: name, tenant: tenant ?? Tenants.defaultTenant)
+        return try await login(email, tenant: tenant ?? Tenants.defaultTenant)
     }
 
     func login(_ email: String, tenant: UUID = Tenants.defaultTenant, password: String = TestFleet.password) async throws -> Session {
@@ -288,6 +308,7 @@ struct Session: Sendable {
     let tenantId: UUID
     let role: String
     let email: String
+    let sessionId: UUID
 
     init(_ json: [String: Any]) throws {
         accessToken = try #require(json["accessToken"] as? String)
@@ -297,6 +318,7 @@ struct Session: Sendable {
         tenantId = try #require(UUID(uuidString: user["tenantId"] as? String ?? ""))
         role = try #require(user["role"] as? String)
         email = try #require(user["email"] as? String)
+        sessionId = try #require(UUID(uuidString: json["sessionId"] as? String ?? ""))
     }
 }
 

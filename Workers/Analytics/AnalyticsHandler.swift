@@ -1,4 +1,5 @@
 import Contracts
+import FleetConfiguration
 import Postgres
 import Runtime
 
@@ -17,5 +18,13 @@ public struct AnalyticsHandler: MessageHandler {
         try await pool.transaction { connection in
             try await ledger.apply(event, on: connection)
         }
+    }
+}
+
+/// The analytics worker as its executable and the tests build it.
+public enum AnalyticsWorker {
+    public static func setup(_ environment: WorkerEnvironment) throws -> WorkerSetup {
+        guard let pool = environment.database else { throw ConfigError("database.url is required") }
+        return WorkerSetup(handler: OneAtATime(AnalyticsHandler(pool: pool)))
     }
 }

@@ -88,6 +88,13 @@ public struct SummaryReport: Codable, Sendable, Equatable {
     public var to: String
     public var doctors: [DoctorTotals]
     public var totals: DayFigures
+
+    public init(from: String, to: String, doctors: [DoctorTotals], totals: DayFigures) {
+        self.from = from
+        self.to = to
+        self.doctors = doctors
+        self.totals = totals
+    }
 }
 
 /// Reads the rollups (`analytics.report` in SQL) into reports, and writes them as CSV.
@@ -170,11 +177,14 @@ public enum AnalyticsReport {
             ]
     }
 
-    /// RFC 4180: fields with commas, quotes or line breaks are quoted; lines end in CRLF.
+    /// RFC 4180: fields with commas, quotes or line breaks are quoted; lines end in CRLF. A text
+    /// field that a spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) is prefixed with
+    /// `'` (OWASP's CSV-injection advice); numbers are left as they are.
     public static func csv(_ rows: [[String]]) -> String {
         rows.map { row in
-            row.map { field in
-                field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+            row.map { raw in
+                let field = raw.first.map { "=+-@".contains($0) } == true && Double(raw) == nil ? "'" + raw : raw
+                return field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
                     ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
             }.joined(separator: ",")
         }.joined(separator: "\r\n") + "\r\n"

@@ -1,6 +1,22 @@
 import Contracts
 import Foundation
 
+/// A clinic: it owns its users, doctors, patients and appointments.
+public struct Tenant: Codable, Sendable, Equatable {
+    public var id: UUID
+    public var name: String
+    /// When the tenant was disabled: it keeps its data, but nobody signs in and no command is taken.
+    public var disabledAt: Date?
+
+    public init(id: UUID, name: String, disabledAt: Date? = nil) {
+        self.id = id
+        self.name = name
+        self.disabledAt = disabledAt
+    }
+
+    public var isDisabled: Bool { disabledAt != nil }
+}
+
 public struct User: Codable, Sendable, Equatable {
     public var id: UUID
     public var tenantId: UUID
@@ -15,6 +31,103 @@ public struct User: Codable, Sendable, Equatable {
         self.role = role
         self.displayName = displayName
     }
+}
+
+/// A user as signing in needs them: with the password hash and whether the address is verified.
+public struct Credentials: Sendable, Equatable {
+    public var user: User
+    public var passwordHash: String
+    public var emailVerified: Bool
+
+    public init(user: User, passwordHash: String, emailVerified: Bool) {
+        self.user = user
+        self.passwordHash = passwordHash
+        self.emailVerified = emailVerified
+    }
+}
+
+/// An account to create. Patients also get their directory record.
+public struct NewAccount: Sendable, Equatable {
+    public var id: UUID
+    public var tenantId: UUID
+    public var email: String
+    public var passwordHash: String
+    public var role: Role
+    public var displayName: String
+    /// Self-registered accounts start unverified; accounts an admin or operator makes do not.
+    public var emailVerified: Bool
+
+    public init(
+        id: UUID = UUID(), tenantId: UUID, email: String, passwordHash: String, role: Role, displayName: String,
+        emailVerified: Bool
+    ) {
+        self.id = id
+        self.tenantId = tenantId
+        self.email = email.lowercased()
+        self.passwordHash = passwordHash
+        self.role = role
+        self.displayName = displayName
+        self.emailVerified = emailVerified
+    }
+
+    public var user: User { User(id: id, tenantId: tenantId, email: email, role: role, displayName: displayName) }
+}
+
+/// What a one-time link sent by email is for.
+public enum EmailTokenPurpose: String, Sendable, CaseIterable {
+    case verifyEmail = "verify_email"
+    case setPassword = "set_password"
+}
+
+/// One signed-in device: a refresh-token family and the access tokens issued from it.
+public struct SessionRecord: Codable, Sendable, Equatable {
+    public var id: UUID
+    public var userId: UUID
+    public var tenantId: UUID
+    public var device: String
+    public var address: String
+    public var createdAt: Date
+    public var lastUsedAt: Date
+    public var revokedAt: Date?
+
+    public init(
+        id: UUID, userId: UUID, tenantId: UUID, device: String, address: String, createdAt: Date, lastUsedAt: Date,
+        revokedAt: Date?
+    ) {
+        self.id = id
+        self.userId = userId
+        self.tenantId = tenantId
+        self.device = device
+        self.address = address
+        self.createdAt = createdAt
+        self.lastUsedAt = lastUsedAt
+        self.revokedAt = revokedAt
+    }
+}
+
+/// An entry of the identity audit log (sign-ins, password changes, accounts made).
+public struct AuditEntry: Sendable, Equatable {
+    public var action: String
+    public var tenantId: UUID
+    /// Who did it (nil: nobody signed in, e.g. a failed login).
+    public var userId: UUID?
+    /// Ids and codes only: never passwords, tokens or free text.
+    public var details: [String: String]
+
+    public init(_ action: String, tenant: UUID, user: UUID?, details: [String: String] = [:]) {
+        self.action = action
+        self.tenantId = tenant
+        self.userId = user
+        self.details = details
+    }
+}
+
+/// Errors of the identity and directory stores that callers answer differently.
+public enum ClinicStoreError: Error, Sendable, Equatable {
+    /// The email has an account in this tenant already.
+    case emailTaken
+    /// The tenant does not exist.
+    case unknownTenant
 }
 
 /// How a doctor's calendar is booked.
@@ -168,5 +281,12 @@ public enum CalendarDate {
         else { return false }
         let days = [31, year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
         return day <= days[month - 1]
+    }
+
+    /// Days since 1970-01-01 of a valid date, for spans between dates.
+    public static func dayNumber(_ text: String) -> Int? {
+        guard isValid(text) else { return nil }
+        let parts = text.split(separator: "-").compactMap { Int64($0) }
+        return Int(CivilDate.daysSinceEpoch(year: parts[0], month: parts[1], day: parts[2]))
     }
 }

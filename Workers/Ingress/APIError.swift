@@ -50,11 +50,21 @@ public struct APIError: HTTPResponseError, Sendable {
     }
 
     public static func unavailable(_ message: String) -> APIError {
-        APIError(.serviceUnavailable, code: "unavailable", message: message)
+        var error = APIError(.serviceUnavailable, code: "unavailable", message: message)
+        error.headers[.retryAfter] = "1"
+        return error
+    }
+
+    /// A known path asked with a method it does not serve.
+    public static func methodNotAllowed(allowed: [String]) -> APIError {
+        var error = APIError(
+            .methodNotAllowed, code: "method_not_allowed", message: "this path answers \(allowed.joined(separator: ", ")) only")
+        error.headers[.allow] = allowed.joined(separator: ", ")
+        return error
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var response = JSONBody.response(status: status, ErrorBody(error: .init(code: code, message: message, details: details)))
+        var response = try JSONBody.response(status: status, ErrorBody(error: .init(code: code, message: message, details: details)))
         for field in headers { response.headers.append(field) }
         return response
     }

@@ -1,76 +1,148 @@
 import Contracts
-import Crypto
 import Foundation
+import JWTKit
+import Synchronization
 
-/// Short-lived access tokens: JWTs signed with HMAC-SHA256 (`alg: HS256`). Claims: `sub` (user),
-/// `tid` (tenant), `role`, `iat`, `exp`, `jti`.
-public struct AccessTokens: Sendable {
-    private let key: SymmetricKey
-    public let lifetime: TimeInterval
+/// Who made a request, from a verified access token.
+public struct AuthenticatedUser: Sendable, Equatable {
+    public var id: UUID
+    public var tenantId: UUID
+    public var role: Role
+    /// The session the token was issued for: revoking it refuses the token at once.
+    public var sessionId: UUID
 
-    public init(secret: String, lifetime: TimeInterval) {
-        key = SymmetricKey(data: Data(secret.utf8))
-        self.lifetime = lifetime
+    public init(id: UUID, tenantId: UUID, role: Role, sessionId: UUID) {
+        self.id = id
+        self.tenantId = tenantId
+        self.role = role
+        self.sessionId = sessionId
     }
 
-    struct Claims: Codable {
-        var sub: UUID
-        var tid: UUID
-        var role: Role
-        var iat: Int
-        var exp: Int
-        var jti: UUID
-    }
+    public var principal: Principal { Principal(role: role, userId: id) }
+}
 
-    public func issue(for user: AuthenticatedUser, now: Date = Date()) -> String {
-        let claims = Claims(
-            sub: user.id, tid: user.tenantId, role: user.role, iat: Int(now.timeIntervalSince1970),
-            exp: Int(now.timeIntervalSince1970 + lifetime), jti: UUID())
-        let header = Self.base64URL(Data(#"{"alg":"HS256","typ":"JWT"}"#.utf8))
-        let payload = Self.base64URL((try? JSONEncoder().encode(claims)) ?? Data())
-        let signature = Self.base64URL(Data(HMAC<SHA256>.authenticationCode(for: Data("\(header).\(payload)".utf8), using: key)))
-        return "\(header).\(payload).\(signature)"
-    }
+/// The claims of an access token: `sub` (user), `tid` (tenant), `role`, `sid` (session), and the
+/// registered `iss`, `aud`, `iat`, `nbf`, `exp`, `jti`.
+struct AccessClaims: JWTPayload, Equatable {
+    var sub: SubjectClaim
+    var tid: String
+    var role: String
+    var sid: String
+    var iss: IssuerClaim
+    var aud: AudienceClaim
+    var iat: IssuedAtClaim
+    var nbf: NotBeforeClaim
+    var exp: ExpirationClaim
+    var jti: IDClaim
 
-    public enum Rejection: Error, Equatable { case malformed, badSignature, expired }
-
-    /// The user a token speaks for; fails when it is malformed, tampered with or expired.
-    public func verify(_ token: String, now: Date = Date()) throws(Rejection) -> AuthenticatedUser {
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, let header = Self.decodeBase64URL(parts[0]), let payload = Self.decodeBase64URL(parts[1]),
-            let signature = Self.decodeBase64URL(parts[2])
-        else { throw .malformed }
-        guard let headerObject = try? JSONSerialization.jsonObject(with: header) as? [String: Any],
-            headerObject["alg"] as? String == "HS256"
-        else { throw .malformed }
-        guard HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: Data("\(parts[0]).\(parts[1])".utf8), using: key)
-        else { throw .badSignature }
-        guard let claims = try? JSONDecoder().decode(Claims.self, from: payload) else { throw .malformed }
-        guard Double(claims.exp) > now.timeIntervalSince1970 else { throw .expired }
-        return AuthenticatedUser(id: claims.sub, tenantId: claims.tid, role: claims.role)
-    }
-
-    static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    static func decodeBase64URL(_ text: Substring) -> Data? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        return Data(base64Encoded: base64)
+    /// Signature, expiry and not-before are checked by jwt-kit; issuer and audience by `AccessTokens`.
+    func verify(using algorithm: some JWTAlgorithm) async throws {
+        try exp.verifyNotExpired()
+        try nbf.verifyNotBefore()
     }
 }
 
-/// Opaque refresh tokens (256 random bits); only their SHA-256 is stored.
-enum RefreshTokens {
-    static func generate() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        return AccessTokens.base64URL(Data(bytes))
+/// Access tokens: JWTs (HS256 through jwt-kit) with a key id, so keys can be rotated: tokens are
+/// signed with the current key and verified with it or any previous key still configured.
+///
+/// A verified token is remembered until it expires (a bounded cache), so a client that sends the
+/// same token with every request pays for the signature and the JSON once; revocation is
+/// checked on every request anyway (`RevokedSessions`).
+public final class AccessTokens: Sendable {
+    public struct Key: Sendable {
+        public var id: String
+        public var secret: String
+
+        public init(id: String, secret: String) {
+            self.id = id
+            self.secret = secret
+        }
     }
 
-    static func hash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    public enum Rejection: Error, Equatable, Sendable {
+        case malformed, badSignature, expired, notYetValid, wrongIssuer, wrongAudience
     }
+
+    public let lifetime: TimeInterval
+    public let issuer: String
+    public let audience: String
+    private let signingKey: String
+    private let keys: JWTKeyCollection
+    private let verified = Mutex(VerifiedTokens())
+
+    struct VerifiedTokens {
+        var byToken: [String: (user: AuthenticatedUser, expires: Date)] = [:]
+        static let capacity = 50_000
+    }
+
+    /// `keys[0]` signs; every key verifies.
+    public init(keys: [Key], lifetime: TimeInterval, issuer: String = "carefleet", audience: String = "carefleet-api") async throws {
+        guard let current = keys.first else { throw ConfigurationProblem("auth.jwt.secret: at least one key is needed") }
+        for key in keys where key.secret.utf8.count < 32 {
+            throw ConfigurationProblem("the JWT key '\(key.id)' must be at least 32 bytes")
+        }
+        self.lifetime = lifetime
+        self.issuer = issuer
+        self.audience = audience
+        signingKey = current.id
+        let collection = JWTKeyCollection()
+        for key in keys {
+            await collection.add(hmac: HMACKey(from: key.secret), digestAlgorithm: .sha256, kid: JWKIdentifier(string: key.id))
+        }
+        self.keys = collection
+    }
+
+    public func issue(for user: AuthenticatedUser, now: Date = Date()) async throws -> String {
+        let claims = AccessClaims(
+            sub: SubjectClaim(value: user.id.uuidString.lowercased()), tid: user.tenantId.uuidString.lowercased(),
+            role: user.role.rawValue, sid: user.sessionId.uuidString.lowercased(), iss: IssuerClaim(value: issuer),
+            aud: AudienceClaim(value: [audience]), iat: IssuedAtClaim(value: now), nbf: NotBeforeClaim(value: now.addingTimeInterval(-5)),
+            exp: ExpirationClaim(value: now.addingTimeInterval(lifetime)), jti: IDClaim(value: UUID().uuidString.lowercased()))
+        return try await keys.sign(claims, kid: JWKIdentifier(string: signingKey))
+    }
+
+    /// The user a token speaks for; fails when it is malformed, forged, expired or not for us.
+    public func verify(_ token: String, now: Date = Date()) async throws(Rejection) -> AuthenticatedUser {
+        if let cached = verified.withLock({ $0.byToken[token] }) {
+            guard cached.expires > now else { throw .expired }
+            return cached.user
+        }
+        guard token.utf8.count <= 4_096, token.split(separator: ".", omittingEmptySubsequences: false).count == 3 else {
+            throw .malformed
+        }
+        let claims: AccessClaims
+        do {
+            claims = try await keys.verify(token, as: AccessClaims.self)
+        } catch let error as JWTError {
+            switch error.errorType {
+            case .claimVerificationFailure:
+                throw error.failedClaim is NotBeforeClaim ? .notYetValid : .expired
+            case .signatureVerificationFailed: throw .badSignature
+            default: throw .malformed
+            }
+        } catch {
+            throw .malformed
+        }
+        guard claims.iss.value == issuer else { throw .wrongIssuer }
+        guard claims.aud.value.contains(audience) else { throw .wrongAudience }
+        guard let id = UUID(uuidString: claims.sub.value), let tenant = UUID(uuidString: claims.tid),
+            let role = Role(rawValue: claims.role), role != .system, let session = UUID(uuidString: claims.sid)
+        else { throw .malformed }
+        let user = AuthenticatedUser(id: id, tenantId: tenant, role: role, sessionId: session)
+        verified.withLock { cache in
+            if cache.byToken.count >= VerifiedTokens.capacity {
+                // Forget the expired first; if the cache is full of live tokens, start afresh.
+                cache.byToken = cache.byToken.filter { $0.value.expires > now }
+                if cache.byToken.count >= VerifiedTokens.capacity { cache.byToken.removeAll(keepingCapacity: true) }
+            }
+            cache.byToken[token] = (user, claims.exp.value)
+        }
+        return user
+    }
+}
+
+/// A configuration value the ingress cannot start with.
+public struct ConfigurationProblem: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

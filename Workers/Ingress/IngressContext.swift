@@ -2,27 +2,16 @@ import Contracts
 import Foundation
 import Hummingbird
 
-/// Who made a request, from a verified access token.
-public struct AuthenticatedUser: Sendable, Equatable {
-    public var id: UUID
-    public var tenantId: UUID
-    public var role: Role
-
-    public init(id: UUID, tenantId: UUID, role: Role) {
-        self.id = id
-        self.tenantId = tenantId
-        self.role = role
-    }
-
-    public var principal: Principal { Principal(role: role, userId: id) }
-}
-
-/// Per-request state: the caller (once authenticated), the peer address and the correlation id.
+/// Per-request state: the caller (once authenticated), the peer address, the client's
+/// description of itself and the correlation id.
 public struct IngressContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var user: AuthenticatedUser?
     public var remoteAddress: String
     public var requestId: String
+
+    /// Request bodies of the API are small JSON objects.
+    public var maxUploadSize: Int { 64 * 1024 }
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

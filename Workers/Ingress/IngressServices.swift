@@ -1,72 +1,111 @@
+import Analytics
+import Booking
 import Clinic
 import Contracts
-import FleetConfiguration
 import Foundation
-import Kafka
 import Logging
-import Postgres
+import Notifications
 import Prometheus
 
-/// Everything the routes use.
+/// Everything the routes use, each behind a protocol: the real program wires PostgreSQL and
+/// Kafka (`IngressProgram`), route tests wire in-memory stores.
 public struct IngressServices: Sendable {
-    public let database: PostgresPool
-    public let producer: KafkaProducer
-    public let admin: KafkaAdmin
-    public let tokens: AccessTokens
-    public let passwords: Passwords
-    public let namespace: FleetNamespace
-    public let refreshLifetime: TimeInterval
-    public let loginLimits: LoginLimits
-    public let metrics: PrometheusCollectorRegistry
-    public let logger: Logger
+    public var identity: any IdentityStore
+    public var sessions: any SessionStore
+    public var directory: any DirectoryStore
+    public var idempotency: any IdempotencyStore
+    public var issuedCommands: any IssuedCommandLog
+    public var appointments: any AppointmentReads
+    public var outcomes: any CommandOutcomes
+    public var notifications: any NotificationInbox
+    public var analytics: any AnalyticsReports
+    public var slots: any SlotFinder
+    public var outbox: any MessageOutbox
+    public var tokens: AccessTokens
+    public var passwords: Passwords
+    public var revoked: RevokedSessions
+    public var activity: SessionActivity
+    /// Doctors as the command path checks them (the booking worker decides with the truth).
+    public var doctorCache: ExpiringCache<UUID, Doctor>
+    /// Profiles as `GET /v1/auth/me` shows them.
+    public var profileCache: ExpiringCache<UUID, User>
+    /// Whether the database answers (for readiness).
+    public var databaseCheck: @Sendable () async -> Result<Void, any Error>
+    public var settings: IngressSettings
+    public var metrics: PrometheusCollectorRegistry
+    public var logger: Logger
     /// Checked against when an email has no account, so that timing tells nothing.
     let decoyHash: String
 
     public init(
-        database: PostgresPool, producer: KafkaProducer, admin: KafkaAdmin, tokens: AccessTokens, passwords: Passwords,
-        namespace: FleetNamespace, refreshLifetime: TimeInterval, loginLimits: LoginLimits,
-        metrics: PrometheusCollectorRegistry, logger: Logger
+        identity: any IdentityStore, sessions: any SessionStore, directory: any DirectoryStore, idempotency: any IdempotencyStore,
+        issuedCommands: any IssuedCommandLog, appointments: any AppointmentReads, outcomes: any CommandOutcomes,
+        notifications: any NotificationInbox, analytics: any AnalyticsReports, slots: any SlotFinder, outbox: any MessageOutbox,
+        tokens: AccessTokens, passwords: Passwords, databaseCheck: @escaping @Sendable () async -> Result<Void, any Error>,
+        settings: IngressSettings, metrics: PrometheusCollectorRegistry, logger: Logger
     ) {
-        self.database = database
-        self.producer = producer
-        self.admin = admin
+        self.identity = identity
+        self.sessions = sessions
+        self.directory = directory
+        self.idempotency = idempotency
+        self.issuedCommands = issuedCommands
+        self.appointments = appointments
+        self.outcomes = outcomes
+        self.notifications = notifications
+        self.analytics = analytics
+        self.slots = slots
+        self.outbox = outbox
         self.tokens = tokens
         self.passwords = passwords
-        self.namespace = namespace
-        self.refreshLifetime = refreshLifetime
-        self.loginLimits = loginLimits
+        revoked = RevokedSessions(store: sessions, accessTokenLifetime: tokens.lifetime)
+        activity = SessionActivity(store: sessions)
+        doctorCache = ExpiringCache(lifetime: settings.directoryCacheLifetime)
+        profileCache = ExpiringCache(lifetime: settings.directoryCacheLifetime)
+        self.databaseCheck = databaseCheck
+        self.settings = settings
         self.metrics = metrics
         self.logger = logger
         decoyHash = passwords.hashSynchronously(UUID().uuidString)
     }
 
-    /// Builds the services from configuration: `database.url`, `kafka.*`, `auth.jwt.secret`,
-    /// `auth.access.ttl`, `auth.refresh.ttl`, `auth.bcrypt.cost`, `auth.login.*`, `fleet.namespace`.
-    public static func from(_ config: FleetConfig, metrics: PrometheusCollectorRegistry, logger: Logger) throws
-        -> IngressServices
-    {
-        let secret = try config.require("auth.jwt.secret")
-        guard secret.utf8.count >= 32 else { throw ConfigError("auth.jwt.secret must be at least 32 bytes") }
-        guard let namespace = FleetNamespace(config.string("fleet.namespace", default: "")) else {
-            throw ConfigError("fleet.namespace may hold only letters, digits and '-'")
-        }
-        let kafka = KafkaConfig(properties: config.subtree("kafka"))
-        return IngressServices(
-            database: PostgresPool(
-                url: try config.require("database.url"), maximumConnections: try config.int("database.pool.size", default: 10),
-                applicationName: "ingress", logger: logger),
-            producer: try KafkaProducer(config: kafka, logger: logger), admin: try KafkaAdmin(config: kafka, logger: logger),
-            tokens: AccessTokens(secret: secret, lifetime: try config.duration("auth.access.ttl", default: .seconds(900)).timeInterval),
-            passwords: Passwords(cost: try config.int("auth.bcrypt.cost", default: 12)), namespace: namespace,
-            refreshLifetime: try config.duration("auth.refresh.ttl", default: .seconds(30 * 86400)).timeInterval,
-            loginLimits: LoginLimits(
-                perAccount: try config.int("auth.login.max.failures.account", default: 5),
-                perAddress: try config.int("auth.login.max.failures.address", default: 20),
-                window: try config.duration("auth.login.window", default: .seconds(900)).timeInterval),
-            metrics: metrics, logger: logger)
+    /// The doctor, from the cache (or the directory).
+    func doctor(_ id: UUID, tenant: UUID) async throws -> Doctor? {
+        let doctor = try await doctorCache.value(for: id) { try await directory.doctor(id, tenant: tenant) }
+        return doctor?.tenantId == tenant ? doctor : nil
     }
 
-    var commandsTopic: String { namespace.topicName(Topics.appointmentCommands.name) }
+    /// The user's profile, from the cache (or the identity store).
+    func profile(_ id: UUID, tenant: UUID) async throws -> User? {
+        let user = try await profileCache.value(for: id) { try await identity.user(id, tenant: tenant) }
+        return user?.tenantId == tenant ? user : nil
+    }
+}
+
+/// The ingress's settings (configuration keys in `IngressProgram.settings`).
+public struct IngressSettings: Sendable {
+    public var refreshLifetime: TimeInterval
+    public var loginLimits: LoginLimits
+    /// Where links in emails point (`ingress.public.url`), e.g. `https://clinic.example`.
+    public var publicURL: String
+    /// How long a one-time email link works.
+    public var emailLinkLifetime: TimeInterval
+    /// How long directory facts and profiles are cached on the command path.
+    public var directoryCacheLifetime: Duration
+    /// An access log line per request.
+    public var accessLog: Bool
+
+    public init(
+        refreshLifetime: TimeInterval = 30 * 86400, loginLimits: LoginLimits = LoginLimits(perAccount: 5, perAddress: 20, window: 900),
+        publicURL: String = "http://127.0.0.1:8080", emailLinkLifetime: TimeInterval = 86400,
+        directoryCacheLifetime: Duration = .seconds(10), accessLog: Bool = true
+    ) {
+        self.refreshLifetime = refreshLifetime
+        self.loginLimits = loginLimits
+        self.publicURL = publicURL
+        self.emailLinkLifetime = emailLinkLifetime
+        self.directoryCacheLifetime = directoryCacheLifetime
+        self.accessLog = accessLog
+    }
 }
 
 /// How many failed logins are tolerated within `window` seconds.

@@ -5,37 +5,48 @@ import Hummingbird
 
 /// JSON in and out, with errors that name the field.
 enum JSONBody {
-    static func response(status: HTTPResponse.Status = .ok, _ value: some Encodable) -> Response {
-        let data = (try? WireCoding.encoder().encode(value)) ?? Data("{}".utf8)
-        ResponseCapture.current?.record(status: status, body: data)
+    static func response(status: HTTPResponse.Status = .ok, _ value: some Encodable) throws -> Response {
+        let bytes: [UInt8]
+        do {
+            bytes = try WireCoding.encoder().encodeBytes(value)
+        } catch {
+            // Our own answer did not encode: a bug, never something to hide behind `{}`.
+            throw AnswerEncodingError(type: String(describing: type(of: value)), underlying: "\(error)")
+        }
+        ResponseCapture.current?.record(status: status, body: bytes)
         return Response(
             status: status, headers: [.contentType: "application/json; charset=utf-8"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     static func noContent() -> Response {
-        ResponseCapture.current?.record(status: .noContent, body: Data())
+        ResponseCapture.current?.record(status: .noContent, body: [])
         return Response(status: .noContent)
     }
 
     /// Like `decode`, but an empty body is nil (for bodies whose fields are all optional).
     static func decodeIfPresent<T: Decodable>(_ type: T.Type, from request: Request, context: IngressContext) async throws -> T? {
-        let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        let buffer = try await collect(request, context: context)
         guard buffer.readableBytes > 0 else { return nil }
-        var copy = request
-        copy.body = RequestBody(buffer: buffer)
-        return try await decode(type, from: copy, context: context)
+        return try decode(type, from: buffer)
     }
 
     /// Decodes the request body: 400 naming the field when it does not parse or fit the type.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: IngressContext) async throws -> T {
-        let buffer: ByteBuffer
+        let buffer = try await collect(request, context: context)
+        guard buffer.readableBytes > 0 else { throw APIError.malformed(field: nil, "the body is empty: send a JSON object") }
+        return try decode(type, from: buffer)
+    }
+
+    private static func collect(_ request: Request, context: IngressContext) async throws -> ByteBuffer {
         do {
-            buffer = try await request.body.collect(upTo: context.maxUploadSize)
+            return try await request.body.collect(upTo: context.maxUploadSize)
         } catch {
             throw APIError(.contentTooLarge, code: "too_large", message: "the body is larger than \(context.maxUploadSize) bytes")
         }
-        guard buffer.readableBytes > 0 else { throw APIError.malformed(field: nil, "the body is empty: send a JSON object") }
+    }
+
+    private static func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
         do {
             return try WireCoding.decoder().decode(T.self, from: Data(buffer: buffer))
         } catch {
@@ -45,13 +56,20 @@ enum JSONBody {
     }
 }
 
+/// An answer of ours that could not be encoded (a bug): a 500, logged with the type.
+struct AnswerEncodingError: Error, CustomStringConvertible {
+    let type: String
+    let underlying: String
+    var description: String { "could not encode the answer \(type): \(underlying)" }
+}
+
 /// The JSON answer of the request running in this task, for the idempotency record.
 final class ResponseCapture: @unchecked Sendable {  // written and read by the one task serving the request
     @TaskLocal static var current: ResponseCapture?
     private(set) var status: HTTPResponse.Status?
-    private(set) var body = Data()
+    private(set) var body: [UInt8] = []
 
-    func record(status: HTTPResponse.Status, body: Data) {
+    func record(status: HTTPResponse.Status, body: [UInt8]) {
         self.status = status
         self.body = body
     }

@@ -6,81 +6,171 @@ import Kafka
 import Logging
 import Metrics
 import Postgres
+import Runtime
+import Synchronization
 
-/// Correlation id, access log (method, path, status, time; never bodies or tokens), request
-/// metrics, and the last word on errors: anything that is not already an `APIError` becomes a
-/// clear JSON error, never a stack trace.
+/// Correlation id, access log (method, path, status, time; never bodies, queries or tokens),
+/// request metrics, and the last word on errors: anything that is not already an `APIError`
+/// becomes a clear JSON error, never a stack trace; a known path asked with another method is
+/// 405 with `Allow`.
 struct AccessMiddleware: RouterMiddleware {
     typealias Context = IngressContext
     let logger: Logger
+    let routes: RouteTable
+    let metrics = HTTPMetrics()
+    /// Access log lines (info level); off with `http.access.log = false`.
+    let accessLog: Bool
+
+    static let requestIdHeader = HTTPField.Name("X-Request-Id")!  // a valid token, known at compile time
 
     func handle(_ request: Request, context: IngressContext, next: (Request, IngressContext) async throws -> Response)
         async throws -> Response
     {
         var context = context
-        let incoming = request.headers[HTTPField.Name("X-Request-Id")!].flatMap { $0.count <= 100 ? $0 : nil }
-        context.requestId = incoming ?? UUID().uuidString.lowercased()
+        context.requestId = Self.requestId(request.headers[Self.requestIdHeader]) ?? UUID().uuidString.lowercased()
         let started = ContinuousClock.now
         var response: Response
         do {
             response = try await next(request, context)
-        } catch let error as APIError {
-            response = try error.response(from: request, context: context)
-        } catch let error as HTTPResponseError {
-            // Hummingbird's own (404 for unknown routes, 405 …): same JSON shape.
-            let status = error.status
-            response = try APIError(status, code: status.code == 404 ? "not_found" : "http_\(status.code)", message: status.reasonPhrase)
-                .response(from: request, context: context)
-        } catch let error as PostgresError where error.isConnectionFailure {
-            logger.error("database unavailable", metadata: ["request_id": "\(context.requestId)", "error": "\(error)"])
-            response = try APIError.unavailable("the database is unavailable; try again").response(from: request, context: context)
-        } catch let error as KafkaError {
-            logger.error("broker unavailable", metadata: ["request_id": "\(context.requestId)", "error": "\(error)"])
-            response = try APIError.unavailable("the message broker is unavailable; try again").response(from: request, context: context)
         } catch {
+            response = try answer(to: error, request, context)
+        }
+        response.headers[Self.requestIdHeader] = context.requestId
+        let elapsed = ContinuousClock.now - started
+        metrics.record(method: request.method, status: response.status.code, elapsed: elapsed)
+        if accessLog { AccessLogLine.write(request, response, context, elapsed) }
+        return response
+    }
+
+    /// A client's own request id is kept when it is short and printable (it lands in logs).
+    static func requestId(_ incoming: String?) -> String? {
+        guard let incoming, (1...100).contains(incoming.utf8.count),
+            incoming.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") })
+        else { return nil }
+        return incoming
+    }
+
+    func answer(to error: any Error, _ request: Request, _ context: IngressContext) throws -> Response {
+        switch error {
+        case let error as APIError:
+            return try error.response(from: request, context: context)
+        case let error as HTTPResponseError where error.status == .notFound:
+            // Hummingbird found no route: a known path with another method is 405.
+            let allowed = routes.methods(servingPath: request.uri.path)
+            if !allowed.isEmpty {
+                return try APIError.methodNotAllowed(allowed: allowed.map(\.rawValue)).response(from: request, context: context)
+            }
+            return try APIError(.notFound, code: "not_found", message: "no such route").response(from: request, context: context)
+        case let error as HTTPResponseError:
+            let status = error.status
+            return try APIError(status, code: "http_\(status.code)", message: status.reasonPhrase).response(from: request, context: context)
+        case let error as PostgresError where error.isConnectionFailure || error.isRetriable:
+            logger.error("database unavailable", metadata: ["request_id": "\(context.requestId)", "error": "\(error)"])
+            return try APIError.unavailable("the database is unavailable; try again").response(from: request, context: context)
+        case let error as PostgresError where error.isCausedByInput:
+            // Input the edge checks should have refused: still the client's, never a 500.
+            logger.warning("input refused by the database", metadata: ["request_id": "\(context.requestId)", "error": "\(error)"])
+            return try APIError(
+                .badRequest, code: "invalid_input", message: "a value in the request is out of range or not allowed"
+            ).response(from: request, context: context)
+        case let error as OutboxUnavailable:
+            logger.error("broker unavailable", metadata: ["request_id": "\(context.requestId)", "error": "\(error)"])
+            return try APIError.unavailable("the message broker did not take the command; try again").response(from: request, context: context)
+        case let error as KafkaError:
+            logger.error("broker unavailable", metadata: ["request_id": "\(context.requestId)", "error": "\(error)"])
+            return try APIError.unavailable("the message broker is unavailable; try again").response(from: request, context: context)
+        default:
             logger.error("unexpected error", metadata: ["request_id": "\(context.requestId)", "error": "\(error)"])
-            response = try APIError(.internalServerError, code: "internal", message: "something went wrong (request \(context.requestId))")
+            return try APIError(.internalServerError, code: "internal", message: "something went wrong (request \(context.requestId))")
                 .response(from: request, context: context)
         }
-        response.headers[HTTPField.Name("X-Request-Id")!] = context.requestId
-        let elapsed = ContinuousClock.now - started
+    }
+}
+
+extension PostgresError {
+    /// The server refused a value (SQLSTATE class 22: data exception; 54: a program limit such as
+    /// an index row too big), or libpq could not send it (a NUL): the request's fault.
+    var isCausedByInput: Bool {
+        if kind == .server, let sqlState { return sqlState.hasPrefix("22") || sqlState.hasPrefix("54") }
+        return false
+    }
+}
+
+/// One access log line, written without a `Logger.Metadata` dictionary per request.
+enum AccessLogLine {
+    static func write(_ request: Request, _ response: Response, _ context: IngressContext, _ elapsed: Duration) {
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        logger.info(
-            "request",
-            metadata: [
-                "request_id": "\(context.requestId)", "method": "\(request.method.rawValue)", "path": "\(request.uri.path)",
-                "status": "\(response.status.code)", "duration_ms": "\(String(format: "%.2f", milliseconds))",
-                "user_id": "\(context.user?.id.uuidString.lowercased() ?? "-")",
-            ])
-        Counter(
-            label: "carefleet_http_requests_total",
-            dimensions: [("method", request.method.rawValue), ("status", String(response.status.code))]
-        ).increment()
-        Timer(label: "carefleet_http_request_duration_seconds", dimensions: [("method", request.method.rawValue)])
-            .recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
-        return response
+        var line = "{\"duration_ms\":\""
+        line += String(format: "%.2f", milliseconds)
+        line += "\",\"level\":\"info\",\"logger\":\"carefleet.ingress.access\",\"message\":\"request\",\"method\":"
+        line += JSONLogHandler.quote(request.method.rawValue)
+        line += ",\"path\":"
+        line += JSONLogHandler.quote(String(request.uri.path.prefix(300)))
+        line += ",\"request_id\":"
+        line += JSONLogHandler.quote(context.requestId)
+        line += ",\"status\":\"\(response.status.code)\",\"time\":\""
+        line += WireCoding.formatTimestamp(Date())
+        line += "\",\"user_id\":\""
+        line += context.user?.id.uuidString.lowercased() ?? "-"
+        line += "\"}\n"
+        LogWriter.standardError.write(line)
+    }
+}
+
+/// The request counters and timers, made once per (method, status) instead of per request.
+final class HTTPMetrics: Sendable {
+    private let counters = Mutex<[String: Counter]>([:])
+    private let timers = Mutex<[String: Metrics.Timer]>([:])
+
+    func record(method: HTTPRequest.Method, status: Int, elapsed: Duration) {
+        let key = "\(method.rawValue) \(status)"
+        let counter = counters.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = Counter(
+                label: "carefleet_http_requests_total", dimensions: [("method", method.rawValue), ("status", String(status))])
+            counters[key] = counter
+            return counter
+        }
+        counter.increment()
+        let timer = timers.withLock { timers in
+            if let timer = timers[method.rawValue] { return timer }
+            let timer = Metrics.Timer(label: "carefleet_http_request_duration_seconds", dimensions: [("method", method.rawValue)])
+            timers[method.rawValue] = timer
+            return timer
+        }
+        timer.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
     }
 }
 
 /// Reads `Authorization: Bearer <token>`. A missing header leaves the caller anonymous (routes
-/// that need a user answer 401); a bad, tampered or expired token is 401 at once.
+/// that need a user answer 401); a bad, tampered, expired or revoked token is 401 at once.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = IngressContext
     let tokens: AccessTokens
+    let revoked: RevokedSessions
+    let activity: SessionActivity
 
     func handle(_ request: Request, context: IngressContext, next: (Request, IngressContext) async throws -> Response)
         async throws -> Response
     {
         guard let header = request.headers[.authorization] else { return try await next(request, context) }
-        guard header.lowercased().hasPrefix("bearer ") else { throw APIError.unauthorized("use Authorization: Bearer <token>") }
+        guard header.count > 7, header.prefix(7).lowercased() == "bearer " else {
+            throw APIError.unauthorized("use Authorization: Bearer <token>")
+        }
         var context = context
+        let user: AuthenticatedUser
         do {
-            context.user = try tokens.verify(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+            user = try await tokens.verify(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
         } catch .expired {
             throw APIError.unauthorized("the access token has expired; refresh it")
         } catch {
             throw APIError.unauthorized("the access token is not valid")
         }
+        guard !revoked.isRevoked(user.sessionId) else {
+            throw APIError.unauthorized("the session of this access token has ended; sign in again")
+        }
+        activity.used(user.sessionId)
+        context.user = user
         return try await next(request, context)
     }
 }

@@ -1,124 +1,128 @@
 import Contracts
 import Foundation
 import Hummingbird
-import Postgres
+import Notifications
 
 /// The notification center: a user's own in-app notifications and their email preference.
 struct NotificationRoutes {
     let services: IngressServices
 
-    struct NotificationView: Encodable {
-        var id: UUID
-        var kind: String
-        var title: String
-        var body: String
-        var appointmentId: UUID?
-        var createdAt: Date
-        var readAt: Date?
-    }
-
-    struct Page: Encodable {
-        var items: [NotificationView]
+    struct Page: Encodable, Documented {
+        var items: [InAppNotification]
         var limit: Int
         var offset: Int
         var total: Int
         var unread: Int
+        static let schemaName = "NotificationPage"
+        static let schema = Schema.object(
+            [
+                ("items", .array(.ref(InAppNotification.schemaName))), ("limit", .integer(minimum: 1, maximum: 200)),
+                ("offset", .integer(minimum: 0)), ("total", .integer(minimum: 0)), ("unread", .integer(minimum: 0)),
+            ], required: ["items", "limit", "offset", "total", "unread"])
     }
 
-    struct Preferences: Codable {
+    struct UnreadCount: Encodable, Documented {
+        var unread: Int
+        static let schema = Schema.object([("unread", .integer(minimum: 0))], required: ["unread"])
+    }
+
+    struct Marked: Encodable, Documented {
+        var marked: Int
+        static let schema = Schema.object([("marked", .integer(minimum: 0))], required: ["marked"])
+    }
+
+    struct Preferences: Codable, Documented {
         var email: Bool
+        static let schemaName = "NotificationPreferences"
+        static let schema = Schema.object([("email", .boolean)], required: ["email"])
     }
 
-    func add(to router: RouterGroup<IngressContext>) {
-        router.get("notifications") { request, context in try await list(request, context) }
-        router.get("notifications/unread-count") { _, context in
+    func add(to routes: Routes) {
+        routes.get(
+            "notifications",
+            Doc(
+                "My notifications, newest first", tag: "notifications",
+                parameters: [
+                    Doc.query("unread", .boolean, "only unread ones"), Doc.query("limit", .integer(minimum: 1, maximum: 200)),
+                    Doc.query("offset", .integer(minimum: 0, maximum: 100_000)),
+                ], answers: [Doc.ok(Page.self, "a page")])
+        ) { request, context in try await list(request, context) }
+        routes.get(
+            "notifications/unread-count",
+            Doc("How many of my notifications are unread", tag: "notifications", answers: [Doc.ok(UnreadCount.self, "the count")])
+        ) { _, context in
             let caller = try context.requireUser()
-            return JSONBody.response(["unread": try await unread(caller)])
+            return try JSONBody.response(UnreadCount(unread: try await services.notifications.unreadCount(of: recipient(caller))))
         }
-        router.post("notifications/read-all") { _, context in
+        routes.post(
+            "notifications/read-all",
+            Doc("Mark all my notifications read", tag: "notifications", answers: [Doc.ok(Marked.self, "how many were marked")])
+        ) { _, context in
             let caller = try context.requireUser()
-            let rows = try await services.database.query(
-                """
-                UPDATE notify.notifications SET read_at = now()
-                WHERE tenant_id = $1 AND recipient_id = $2 AND read_at IS NULL AND deleted_at IS NULL
-                """, [caller.tenantId, caller.id])
-            return JSONBody.response(["marked": rows.affectedRows])
+            return try JSONBody.response(Marked(marked: try await services.notifications.markAllRead(of: recipient(caller))))
         }
-        router.post("notifications/:id/read") { _, context in
+        routes.post(
+            "notifications/:id/read",
+            Doc("Mark one notification read", tag: "notifications", parameters: [Doc.path("id")], answers: [Doc.noContent], errors: [404])
+        ) { _, context in
             let caller = try context.requireUser()
-            let rows = try await services.database.query(
-                """
-                UPDATE notify.notifications SET read_at = coalesce(read_at, now())
-                WHERE id = $1 AND tenant_id = $2 AND recipient_id = $3 AND deleted_at IS NULL
-                RETURNING id
-                """, [try Path.id(context), caller.tenantId, caller.id])
-            guard !rows.isEmpty else { throw APIError.notFound("notification") }
+            guard try await services.notifications.markRead(try Path.id(context), of: recipient(caller)) else {
+                throw APIError.notFound("notification")
+            }
             return JSONBody.noContent()
         }
-        router.delete("notifications/:id") { _, context in
+        routes.delete(
+            "notifications/:id",
+            Doc("Delete one notification", tag: "notifications", parameters: [Doc.path("id")], answers: [Doc.noContent], errors: [404])
+        ) { _, context in
             let caller = try context.requireUser()
-            // A flag, not a DELETE: a redelivered event must not bring the notification back.
-            let rows = try await services.database.query(
-                """
-                UPDATE notify.notifications SET deleted_at = now()
-                WHERE id = $1 AND tenant_id = $2 AND recipient_id = $3 AND deleted_at IS NULL RETURNING id
-                """, [try Path.id(context), caller.tenantId, caller.id])
-            guard !rows.isEmpty else { throw APIError.notFound("notification") }
+            guard try await services.notifications.delete(try Path.id(context), of: recipient(caller)) else {
+                throw APIError.notFound("notification")
+            }
             return JSONBody.noContent()
         }
-        router.get("notifications/preferences") { _, context in
+        routes.get(
+            "notifications/preferences",
+            Doc("My email preference", tag: "notifications", answers: [Doc.ok(Preferences.self, "the preference")])
+        ) { _, context in
             let caller = try context.requireUser()
-            let rows = try await services.database.query(
-                "SELECT email_enabled FROM notify.preferences WHERE user_id = $1 AND tenant_id = $2", [caller.id, caller.tenantId])
-            return JSONBody.response(Preferences(email: try rows.first?.decode(Bool.self, 0) ?? true))
+            return try JSONBody.response(Preferences(email: try await services.notifications.emailEnabled(for: recipient(caller))))
         }
-        router.put("notifications/preferences") { request, context in
+        routes.put(
+            "notifications/preferences",
+            Doc(
+                "Turn email notifications on or off", tag: "notifications", body: Preferences.self,
+                answers: [Doc.ok(Preferences.self, "the preference")])
+        ) { request, context in
             let caller = try context.requireUser()
             let body = try await JSONBody.decode(Preferences.self, from: request, context: context)
-            try await services.database.query(
-                """
-                INSERT INTO notify.preferences (user_id, tenant_id, email_enabled) VALUES ($1, $2, $3)
-                ON CONFLICT (user_id) DO UPDATE SET email_enabled = excluded.email_enabled, updated_at = now()
-                """, [caller.id, caller.tenantId, body.email])
-            return JSONBody.response(body)
+            try await services.notifications.setEmailEnabled(body.email, for: recipient(caller))
+            return try JSONBody.response(body)
         }
     }
 
-    /// `unread=true` for unread only; `limit` (≤ 200) and `offset`; newest first.
+    func recipient(_ caller: AuthenticatedUser) -> Recipient { Recipient(user: caller.id, tenant: caller.tenantId) }
+
+    /// `unread=true` for unread only; `limit` (1…200) and `offset`; newest first.
     func list(_ request: Request, _ context: IngressContext) async throws -> Response {
         let caller = try context.requireUser()
-        let query = request.uri.queryParameters
-        let unreadOnly: Bool
-        switch query.get("unread") {
-        case nil, "false": unreadOnly = false
-        case "true": unreadOnly = true
-        default: throw APIError.malformed(field: "unread", "unread must be true or false")
-        }
-        let limit = min(200, max(1, Int(query.get("limit") ?? "") ?? 50))
-        let offset = max(0, Int(query.get("offset") ?? "") ?? 0)
-        let filter = "tenant_id = $1 AND recipient_id = $2 AND deleted_at IS NULL AND (NOT $3 OR read_at IS NULL)"
-        let rows = try await services.database.query(
-            """
-            SELECT id, kind, title, body, appointment_id, created_at, read_at FROM notify.notifications
-            WHERE \(filter) ORDER BY created_at DESC, id LIMIT $4 OFFSET $5
-            """, [caller.tenantId, caller.id, unreadOnly, limit, offset])
-        let total = try await services.database.query(
-            "SELECT count(*) FROM notify.notifications WHERE \(filter)", [caller.tenantId, caller.id, unreadOnly])
-        let items = try rows.map { row in
-            NotificationView(
-                id: try row.decode(UUID.self, 0), kind: try row.decode(String.self, 1), title: try row.decode(String.self, 2),
-                body: try row.decode(String.self, 3), appointmentId: try row.decode(UUID?.self, 4),
-                createdAt: try row.decode(Date.self, 5), readAt: try row.decode(Date?.self, 6))
-        }
-        return JSONBody.response(
-            Page(items: items, limit: limit, offset: offset, total: try total[0].decode(Int.self, 0), unread: try await unread(caller)))
+        let query = QueryParameters(request)
+        let unreadOnly = try query.bool("unread", default: false)
+        let limit = try query.int("limit", default: 50, in: 1...200)
+        let offset = try query.int("offset", default: 0, in: 0...100_000)
+        let page = try await services.notifications.notifications(of: recipient(caller), unreadOnly: unreadOnly, limit: limit, offset: offset)
+        let unread = try await services.notifications.unreadCount(of: recipient(caller))
+        return try JSONBody.response(Page(items: page.items, limit: limit, offset: offset, total: page.total, unread: unread))
     }
+}
 
-    func unread(_ caller: AuthenticatedUser) async throws -> Int {
-        try await services.database.query(
-            """
-            SELECT count(*) FROM notify.notifications
-            WHERE tenant_id = $1 AND recipient_id = $2 AND read_at IS NULL AND deleted_at IS NULL
-            """, [caller.tenantId, caller.id])[0].decode(Int.self, 0)
+extension InAppNotification: Documented {
+    static var schemaName: String { "Notification" }
+    static var schema: Schema {
+        .object(
+            [
+                ("id", .uuid), ("kind", .oneOf(NotificationKind.self)), ("title", .string()), ("body", .string()),
+                ("appointmentId", .uuid), ("createdAt", .dateTime), ("readAt", .dateTime),
+            ], required: ["id", "kind", "title", "body", "createdAt"])
     }
 }

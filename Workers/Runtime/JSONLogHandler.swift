@@ -1,8 +1,10 @@
+import Contracts
 import Foundation
 import Logging
 
 /// One JSON object per line on standard error: time, level, label, message and metadata
-/// (correlation id, topic, partition, offset … as the call site gives them).
+/// (correlation id, topic, partition, offset … as the call site gives them). Lines go through
+/// `LogWriter`, so logging never blocks the caller on a write.
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level = .info
@@ -34,14 +36,14 @@ public struct JSONLogHandler: LogHandler {
             line += Self.quote(key) + ":" + Self.quote(fields[key] ?? "")
         }
         line += "}\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        LogWriter.standardError.write(line)
     }
 
     static func timestamp() -> String {
-        Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        WireCoding.formatTimestamp(Date())
     }
 
-    static func quote(_ text: String) -> String {
+    public static func quote(_ text: String) -> String {
         var result = "\""
         for scalar in text.unicodeScalars {
             switch scalar {

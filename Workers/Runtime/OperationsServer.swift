@@ -4,17 +4,18 @@ import Logging
 import Prometheus
 import ServiceLifecycle
 
-/// The HTTP endpoint every worker serves on `http.port`: `/health` (JSON; 503 when failing)
-/// and `/metrics` (Prometheus text).
+/// The HTTP endpoint every worker serves on `http.host`:`http.port` (loopback unless configured
+/// otherwise; production compose sets 0.0.0.0): `/health` (JSON; 503 when failing) and
+/// `/metrics` (Prometheus text).
 public enum OperationsServer {
     public static func make(
-        host: String = "0.0.0.0", port: Int, registry: PrometheusCollectorRegistry, health: @escaping @Sendable () -> WorkerHealth.Report,
+        host: String, port: Int, registry: PrometheusCollectorRegistry, health: @escaping @Sendable () -> WorkerHealth.Report,
         logger: Logger
     ) -> some Service {
         let router = Router()
         router.get("health") { _, _ -> Response in
             let report = health()
-            let body = (try? JSONEncoder().encode(report)) ?? Data("{}".utf8)
+            let body = try JSONEncoder().encode(report)
             return Response(
                 status: report.status == "ok" ? .ok : .serviceUnavailable,
                 headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))

@@ -52,31 +52,29 @@ struct Seed: AsyncParsableCommand {
     func run() async throws {
         let config = try global.load()
         let passwords = Passwords(cost: try config.int("auth.bcrypt.cost", default: 12))
-        let hash = await passwords.hash(password)
+        let hash = try await passwords.hash(password)
         let pool = PostgresPool(url: try config.require("database.url"), maximumConnections: 1, applicationName: "fleet-seed")
         defer { pool.close() }
-        let created = try await pool.transaction { connection -> [(Account, UUID, Bool)] in
-            _ = try await ClinicStore.createTenant(name: "Demo Clinic", id: Self.tenant, on: connection)
-            var result: [(Account, UUID, Bool)] = []
-            for account in Self.accounts {
-                let existing = try await connection.query(
-                    "SELECT id FROM identity.users WHERE tenant_id = $1 AND email = $2", [Self.tenant, account.email])
-                if let id = try existing.first?.decode(UUID.self, 0) {
-                    result.append((account, id, false))
-                    continue
-                }
-                let user = try await ClinicStore.createUser(
-                    tenantId: Self.tenant, email: account.email, passwordHash: hash, role: account.role,
-                    displayName: account.name, on: connection)
-                if let doctor = account.doctor {
-                    try await ClinicStore.createDoctor(user, specialty: doctor.specialty, settings: doctor.settings, on: connection)
-                    try await ClinicStore.setWeeklyHours(doctor.hours, doctor: user.id, tenant: Self.tenant, on: connection)
-                } else if account.role == .patient {
-                    try await ClinicStore.createPatient(user, on: connection)
-                }
-                result.append((account, user.id, true))
+        let identity = PostgresIdentityStore(pool: pool)
+        let directory = PostgresDirectoryStore(pool: pool)
+        _ = try await identity.createTenant(Tenant(id: Self.tenant, name: "Demo Clinic"))
+        var created: [(Account, UUID, Bool)] = []
+        for account in Self.accounts {
+            if let existing = try await identity.credentials(email: account.email, tenant: Self.tenant) {
+                created.append((account, existing.user.id, false))
+                continue
             }
-            return result
+            let new = NewAccount(
+                tenantId: Self.tenant, email: account.email, passwordHash: hash, role: account.role, displayName: account.name,
+                emailVerified: true)
+            let audit = AuditEntry("seeded", tenant: Self.tenant, user: nil, details: ["account": "\(new.id)"])
+            if let doctor = account.doctor {
+                _ = try await directory.createDoctor(
+                    new, specialty: doctor.specialty, settings: doctor.settings, hours: doctor.hours, audit: audit)
+            } else {
+                _ = try await identity.createAccount(new, audit: audit)
+            }
+            created.append((account, new.id, true))
         }
         print("Demo Clinic — tenant \(Self.tenant.uuidString.lowercased()) (send it as X-Tenant-Id when logging in)")
         var rows = [["ROLE", "EMAIL", "ID", ""]]

@@ -1,4 +1,4 @@
 import Ingress
 
 // ingress: the HTTP API. Configuration from config/<CAREFLEET_ENV>.conf and CAREFLEET_* variables.
-await IngressApplication.main()
+await IngressProgram.main()

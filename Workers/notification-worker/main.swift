@@ -1,28 +1,7 @@
 import Contracts
-import FleetConfiguration
-import Kafka
 import Notifications
 import Runtime
 
 // notification-worker: consumes appointments.events; stores in-app notifications, writes email
 // requests to notifications.email, and sends reminders before confirmed appointments.
-await WorkerProgram.run(group: ConsumerGroups.notification, makeWorker: { environment in
-    guard let pool = environment.database else { throw HandlerError.permanent("database.url is required") }
-    let producer = try KafkaProducer(config: environment.kafka, logger: environment.logger)
-    let emailTopic = environment.namespace.topicName(Topics.notificationEmail.name)
-    let offsets = try environment.config.string("notify.reminder.offsets", default: "24h").split(separator: ",").map { text in
-        guard let offset = FleetConfig.parseDuration(String(text)) else {
-            throw ConfigError("notify.reminder.offsets must list durations like 24h,1h, not '\(text)'")
-        }
-        return offset
-    }
-    let sender = ReminderSender(
-        pool: pool, producer: producer, emailTopic: emailTopic,
-        interval: try environment.config.duration("notify.reminder.interval", default: .seconds(15)), logger: environment.logger)
-    return WorkerSetup(
-        handler: OneAtATime(
-            NotificationHandler(
-                pool: pool, producer: producer, emailTopic: emailTopic, reminders: ReminderSchedule(offsets: offsets),
-                logger: environment.logger)),
-        services: [sender])
-})
+await WorkerProgram.run(group: ConsumerGroups.notification, makeWorker: NotificationWorker.setup)
