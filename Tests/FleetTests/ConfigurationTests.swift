@@ -1,5 +1,6 @@
 import FleetConfiguration
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("Configuration")
@@ -59,5 +60,34 @@ struct ConfigurationTests {
             let config = try FleetConfig.load(environment: environment, directory: root.path, processEnvironment: [:])
             #expect(config.string("kafka.bootstrap.servers") != nil, "\(environment)")
         }
+    }
+
+    @Test func aConfigurationSaysWhichItIsAndMasksPasswords() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("config")
+        let config = try FleetConfig.load(
+            environment: "test", directory: root.path,
+            processEnvironment: ["CAREFLEET_DATABASE_URL": "postgres://app:s3cret@db.example:5432/carefleet"])
+        let summary = config.summary
+        #expect(summary.contains("configuration 'test' from \(root.path)/test.conf + CAREFLEET_DATABASE_URL"), "\(summary)")
+        #expect(summary.contains("broker 127.0.0.1:19092"))
+        #expect(summary.contains("database postgres://app:***@db.example:5432/carefleet"))
+        #expect(!summary.contains("s3cret"))
+    }
+
+    /// `fleet` run by hand says on standard error which configuration and which broker and
+    /// database it acts on; `scripts/services` writes which configuration goes with its services.
+    @Test func fleetSaysWhatItActsOnAndServicesNameTheirConfiguration() async throws {
+        let endpoints = try await TestServices.shared()
+        let run = try await FleetBinary.run(["topics", "list"])
+        #expect(run.status == 0, "\(run.output)")
+        let line = try #require(run.output.split(separator: "\n").first { $0.hasPrefix("fleet: configuration") })
+        #expect(line.contains("configuration 'test'") && line.contains("broker \(endpoints.kafkaBootstrapServers)"), "\(line)")
+        #expect(line.contains("database \(endpoints.databaseURL)"), "\(line)")
+
+        let smtpOnly = try await ServicesProcess.start(only: ["smtp"])
+        defer { Task { try? await smtpOnly.stop() } }
+        #expect(smtpOnly.env["CAREFLEET_ENV"] == "test")
+        #expect(smtpOnly.env["CAREFLEET_CONFIG_DIR"] == ServicesProcess.projectRoot.appendingPathComponent("config").path)
     }
 }

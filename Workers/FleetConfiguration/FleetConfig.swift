@@ -9,10 +9,35 @@ import Foundation
 public struct FleetConfig: Sendable {
     public let environment: String
     public let values: [String: String]
+    /// The file the values came from (nil for a configuration made in code).
+    public let sourcePath: String?
+    /// The environment variables that overrode a value of the file.
+    public let overridingVariables: [String]
 
-    public init(environment: String, values: [String: String]) {
+    public init(environment: String, values: [String: String], sourcePath: String? = nil, overridingVariables: [String] = []) {
         self.environment = environment
         self.values = values
+        self.sourcePath = sourcePath
+        self.overridingVariables = overridingVariables
+    }
+
+    /// One line saying which configuration this is and what it talks to (passwords masked): what
+    /// an operator tool prints before it acts, so nobody acts on the wrong installation unawares.
+    public var summary: String {
+        var text = "configuration '\(environment)'"
+        if let sourcePath { text += " from \(sourcePath)" }
+        if !overridingVariables.isEmpty { text += " + \(overridingVariables.sorted().joined(separator: ", "))" }
+        text += "; broker \(string("kafka.bootstrap.servers") ?? "(none)")"
+        text += "; database \(string("database.url").map(Self.maskingPassword) ?? "(none)")"
+        if let namespace = string("fleet.namespace") { text += "; namespace \(namespace)" }
+        return text
+    }
+
+    /// The URL with its password (if any) replaced by `***`.
+    public static func maskingPassword(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        components.password = "***"
+        return components.string ?? "(unparseable URL)"
     }
 
     /// Environment variables that choose the configuration instead of setting a key.
@@ -33,8 +58,10 @@ public struct FleetConfig: Sendable {
             throw ConfigError("cannot read \(path) (CAREFLEET_ENV=\(environment))")
         }
         var values = try parse(text, source: path)
-        for (key, value) in overrides(from: processEnvironment) { values[key] = value }
-        return FleetConfig(environment: environment, values: values)
+        let overriding = overrides(from: processEnvironment)
+        for (key, value) in overriding { values[key] = value }
+        return FleetConfig(
+            environment: environment, values: values, sourcePath: path, overridingVariables: overriding.keys.map(variable(forKey:)))
     }
 
     /// The key an environment variable sets, or `nil` when it is not a configuration variable.

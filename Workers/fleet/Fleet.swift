@@ -25,8 +25,11 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "Folder with <env>.conf files; default $CAREFLEET_CONFIG_DIR or ./config.")
     var configDir: String?
 
+    /// Loads the configuration and says on standard error which one it is and what it talks to.
     func load() throws -> FleetConfig {
-        try FleetConfig.load(environment: env, directory: configDir)
+        let config = try FleetConfig.load(environment: env, directory: configDir)
+        FileHandle.standardError.write(Data("fleet: \(config.summary)\n".utf8))
+        return config
     }
 }
 
