@@ -111,6 +111,24 @@ struct RouteTests {
         }
     }
 
+    @Test func aFieldTheRequestDoesNotKnowIsRefusedByName() async throws {
+        let harness = Harness()
+        try await harness.world.account("admin@clinic.test", role: .admin)
+        let doctor = try await harness.world.account("doc@clinic.test", role: .doctor)
+        try await harness.run { client in
+            let token = try await client.token("admin@clinic.test").access
+            let start = WireCoding.formatTimestamp(Date().addingTimeInterval(3 * 86400))
+            let typo = try await client.send(
+                .post, "/v1/appointments", json: #"{"doctorId":"\#(doctor.id)","startsAt":"\#(start)","endAt":"\#(start)"}"#, token: token)
+            #expect(typo.status == 400 && typo.field == "endAt", "\(typo.text)")
+            let nested = try await client.send(
+                .put, "/v1/doctors/\(doctor.id)/hours", json: #"{"hours":[{"weekday":1,"start":"09:00","end":"10:00","lunch":true}]}"#,
+                token: token)
+            #expect(nested.status == 400 && nested.field == "hours[0].lunch", "\(nested.text)")
+            #expect(harness.world.with { $0.commands.isEmpty })
+        }
+    }
+
     // MARK: - 11.3 strict query parameters
 
     @Test func queryParametersAreNeverCoerced() async throws {

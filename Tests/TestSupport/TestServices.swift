@@ -99,9 +99,23 @@ public struct ServicesProcess: Sendable {
     }
 
     /// Runs a command to completion on a Dispatch thread; throws with its output when it fails.
+    public static func run(_ arguments: [String]) async throws -> String {
+        let outcome = try await run(arguments, allowFailure: true)
+        guard outcome.status == 0 else {
+            throw FixtureError("\(arguments.joined(separator: " ")) failed: \(outcome.text)")
+        }
+        return outcome.text
+    }
+
+    public struct Outcome: Sendable {
+        public let status: Int32
+        public let text: String
+    }
+
+    /// Runs `bash arguments…` to completion on a Dispatch thread; its exit status and output.
     /// Output goes through a file, not a pipe: services it starts in the background inherit the
     /// descriptors, and a pipe would then never reach end-of-file.
-    public static func run(_ arguments: [String]) async throws -> String {
+    public static func run(_ arguments: [String], allowFailure: Bool) async throws -> Outcome {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 let outputPath = NSTemporaryDirectory() + "carefleet-fixture-\(UUID().uuidString).log"
@@ -126,11 +140,7 @@ public struct ServicesProcess: Sendable {
                 process.waitUntilExit()
                 try? output.close()
                 let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-                if process.terminationStatus == 0 {
-                    continuation.resume(returning: text)
-                } else {
-                    continuation.resume(throwing: FixtureError("\(arguments.joined(separator: " ")) failed: \(text)"))
-                }
+                continuation.resume(returning: Outcome(status: process.terminationStatus, text: text))
             }
         }
     }

@@ -12,7 +12,11 @@ indirect enum Schema: Sendable {
     case object([(String, Schema)], required: [String] = [], additional: Schema? = nil)
     /// Any JSON object (e.g. a recorded event).
     case anyObject
-    case ref(String)
+    /// A named component (`#/components/schemas/<name>`), with its schema.
+    case named(String, Schema)
+
+    /// A reference to a documented type's schema, listed under `components.schemas`.
+    static func ref<T: Documented>(_ type: T.Type) -> Schema { .named(T.schemaName, T.schema) }
 
     static let uuid = Schema.string(format: "uuid", minLength: 36, maxLength: 36)
     static let dateTime = Schema.string(format: "date-time", maxLength: 40)
@@ -24,7 +28,55 @@ indirect enum Schema: Sendable {
         .string(values: type.allCases.map(\.rawValue))
     }
 
-    var json: [String: Any] {
+    var json: [String: Any] { json(nullableOptionals: false) }
+
+    /// As a request body: an optional property may also be `null`, which the API reads as absent.
+    var requestJSON: [String: Any] { json(nullableOptionals: true) }
+
+    /// The path of the first property of `value` that this schema does not name (for objects
+    /// without `additional` properties), or nil.
+    func unknownField(in value: Any, path: String = "") -> String? {
+        switch self {
+        case .object(let properties, _, let additional):
+            guard let object = value as? [String: Any] else { return nil }
+            for (key, child) in object.sorted(by: { $0.key < $1.key }) {
+                let childPath = path.isEmpty ? key : "\(path).\(key)"
+                if let property = properties.first(where: { $0.0 == key })?.1 {
+                    if let unknown = property.unknownField(in: child, path: childPath) { return unknown }
+                } else if additional == nil {
+                    return childPath
+                }
+            }
+            return nil
+        case .array(let items, _):
+            guard let array = value as? [Any] else { return nil }
+            for (index, item) in array.enumerated() {
+                if let unknown = items.unknownField(in: item, path: "\(path)[\(index)]") { return unknown }
+            }
+            return nil
+        case .named(_, let schema):
+            return schema.unknownField(in: value, path: path)
+        default:
+            return nil
+        }
+    }
+
+    /// The named components this schema refers to, at any depth.
+    func components(into found: inout [String: Schema]) {
+        switch self {
+        case .named(let name, let schema):
+            guard found[name] == nil else { return }
+            found[name] = schema
+            schema.components(into: &found)
+        case .array(let items, _): items.components(into: &found)
+        case .object(let properties, _, let additional):
+            for (_, property) in properties { property.components(into: &found) }
+            additional?.components(into: &found)
+        default: break
+        }
+    }
+
+    func json(nullableOptionals: Bool) -> [String: Any] {
         switch self {
         case .string(let format, let minLength, let maxLength, let pattern, let values):
             var schema: [String: Any] = ["type": "string"]
@@ -42,19 +94,25 @@ indirect enum Schema: Sendable {
         case .number: return ["type": "number"]
         case .boolean: return ["type": "boolean"]
         case .array(let items, let maxItems):
-            var schema: [String: Any] = ["type": "array", "items": items.json]
+            var schema: [String: Any] = ["type": "array", "items": items.json(nullableOptionals: nullableOptionals)]
             if let maxItems { schema["maxItems"] = maxItems }
             return schema
         case .object(let properties, let required, let additional):
             var schema: [String: Any] = ["type": "object"]
             var byName: [String: Any] = [:]
-            for (name, property) in properties { byName[name] = property.json }
+            for (name, property) in properties {
+                var json = property.json(nullableOptionals: nullableOptionals)
+                if nullableOptionals, !required.contains(name), let type = json["type"] as? String { json["type"] = [type, "null"] }
+                byName[name] = json
+            }
             schema["properties"] = byName
             if !required.isEmpty { schema["required"] = required }
-            schema["additionalProperties"] = additional.map { $0.json as Any } ?? true
+            // Closed: a request with a field the API does not know is refused, and an answer holds
+            // exactly the fields documented.
+            schema["additionalProperties"] = additional.map { $0.json(nullableOptionals: nullableOptionals) as Any } ?? false
             return schema
         case .anyObject: return ["type": "object"]
-        case .ref(let name): return ["$ref": "#/components/schemas/\(name)"]
+        case .named(let name, _): return ["$ref": "#/components/schemas/\(name)"]
         }
     }
 }

@@ -84,9 +84,9 @@ extension DoctorReport: Documented {
                     "days",
                     .array(
                         .object(
-                            [("doctorId", .uuid), ("doctorName", .string()), ("day", .date), ("figures", .ref(DayFigures.schemaName))],
+                            [("doctorId", .uuid), ("doctorName", .string()), ("day", .date), ("figures", .ref(DayFigures.self))],
                             required: ["doctorId", "doctorName", "day", "figures"]))
-                ), ("totals", .ref(DayFigures.schemaName)),
+                ), ("totals", .ref(DayFigures.self)),
             ], required: ["doctorId", "doctorName", "from", "to", "days", "totals"])
     }
 }
@@ -100,9 +100,9 @@ extension SummaryReport: Documented {
                     "doctors",
                     .array(
                         .object(
-                            [("doctorId", .uuid), ("doctorName", .string()), ("totals", .ref(DayFigures.schemaName))],
+                            [("doctorId", .uuid), ("doctorName", .string()), ("totals", .ref(DayFigures.self))],
                             required: ["doctorId", "doctorName", "totals"]))
-                ), ("totals", .ref(DayFigures.schemaName)),
+                ), ("totals", .ref(DayFigures.self)),
             ], required: ["from", "to", "doctors", "totals"])
     }
 }

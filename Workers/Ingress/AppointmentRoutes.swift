@@ -66,7 +66,7 @@ struct AppointmentRoutes {
         static let schemaName = "AppointmentPage"
         static let schema = Schema.object(
             [
-                ("items", .array(.ref(AppointmentRecord.schemaName))), ("limit", .integer(minimum: 1, maximum: 200)),
+                ("items", .array(.ref(AppointmentRecord.self))), ("limit", .integer(minimum: 1, maximum: 200)),
                 ("offset", .integer(minimum: 0)), ("total", .integer(minimum: 0)),
             ], required: ["items", "limit", "offset", "total"])
     }

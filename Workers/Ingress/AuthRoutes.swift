@@ -68,7 +68,7 @@ struct AuthRoutes {
         static let schema = Schema.object(
             [
                 ("accessToken", .string()), ("refreshToken", .string()), ("tokenType", .string(values: ["Bearer"])),
-                ("expiresIn", .integer(minimum: 1)), ("sessionId", .uuid), ("user", .ref(User.schemaName)),
+                ("expiresIn", .integer(minimum: 1)), ("sessionId", .uuid), ("user", .ref(User.self)),
             ], required: ["accessToken", "refreshToken", "tokenType", "expiresIn", "sessionId", "user"])
     }
 
@@ -88,7 +88,7 @@ struct AuthRoutes {
 
     struct SessionList: Encodable, Documented {
         var items: [SessionView]
-        static let schema = Schema.object([("items", .array(.ref(SessionView.schemaName)))], required: ["items"])
+        static let schema = Schema.object([("items", .array(.ref(SessionView.self)))], required: ["items"])
     }
 
     func add(to routes: Routes) {

@@ -33,7 +33,7 @@ struct DirectoryRoutes {
             [
                 ("email", .email), ("password", .text(Passwords.maximumBytes, minLength: 10)), ("displayName", .text(200, minLength: 1)),
                 ("specialty", .text(100)),
-            ] + settingsProperties + [("hours", .array(.ref(WeeklyInterval.schemaName), maxItems: maxIntervals))],
+            ] + settingsProperties + [("hours", .array(.ref(WeeklyInterval.self), maxItems: maxIntervals))],
             required: ["email", "password", "displayName", "timeZone"])
     }
 
@@ -62,12 +62,12 @@ struct DirectoryRoutes {
     struct HoursBody: Codable, Documented {
         var hours: [WeeklyInterval]
         static let schema = Schema.object(
-            [("hours", .array(.ref(WeeklyInterval.schemaName), maxItems: maxIntervals))], required: ["hours"])
+            [("hours", .array(.ref(WeeklyInterval.self), maxItems: maxIntervals))], required: ["hours"])
     }
 
     struct OverrideBody: Decodable, Documented {
         var hours: [DayHours]
-        static let schema = Schema.object([("hours", .array(.ref(DayHours.schemaName), maxItems: maxIntervals))], required: ["hours"])
+        static let schema = Schema.object([("hours", .array(.ref(DayHours.self), maxItems: maxIntervals))], required: ["hours"])
     }
 
     struct PatientChange: Decodable, Documented {
@@ -93,17 +93,17 @@ struct DirectoryRoutes {
 
     struct DoctorList: Encodable, Documented {
         var items: [Doctor]
-        static let schema = Schema.object([("items", .array(.ref(Doctor.schemaName)))], required: ["items"])
+        static let schema = Schema.object([("items", .array(.ref(Doctor.self)))], required: ["items"])
     }
 
     struct PatientList: Encodable, Documented {
         var items: [Patient]
-        static let schema = Schema.object([("items", .array(.ref(Patient.schemaName)))], required: ["items"])
+        static let schema = Schema.object([("items", .array(.ref(Patient.self)))], required: ["items"])
     }
 
     struct OverrideList: Encodable, Documented {
         var items: [DateOverride]
-        static let schema = Schema.object([("items", .array(.ref(DateOverride.schemaName)))], required: ["items"])
+        static let schema = Schema.object([("items", .array(.ref(DateOverride.self)))], required: ["items"])
     }
 
     func add(to routes: Routes) {
@@ -429,6 +429,6 @@ extension DayHours: Documented {
 
 extension DateOverride: Documented {
     static var schema: Schema {
-        .object([("date", .date), ("hours", .array(.ref(DayHours.schemaName)))], required: ["date", "hours"])
+        .object([("date", .date), ("hours", .array(.ref(DayHours.self)))], required: ["date", "hours"])
     }
 }

@@ -35,7 +35,6 @@ public enum IngressApplication {
         let root = Routes(group: router.group(""), prefix: "", table: table)
         VerificationPage(services: services).add(to: root)
         OperationsRoutes(services: services, table: table).add(to: root)
-        table.document([WeeklyInterval.self, DayHours.self, AuthRoutes.SessionView.self, DayFigures.self])
         return router
     }
 }

@@ -10,8 +10,9 @@ public struct IngressContext: RequestContext {
     public var remoteAddress: String
     public var requestId: String
 
-    /// Request bodies of the API are small JSON objects.
-    public var maxUploadSize: Int { 64 * 1024 }
+    /// Request bodies of the API are small JSON objects: the largest valid one (10,000 characters
+    /// of notes, each possibly escaped as a 12-byte surrogate pair) fits, a megabyte does not.
+    public var maxUploadSize: Int { 256 * 1024 }
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

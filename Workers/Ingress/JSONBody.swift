@@ -25,14 +25,14 @@ enum JSONBody {
     }
 
     /// Like `decode`, but an empty body is nil (for bodies whose fields are all optional).
-    static func decodeIfPresent<T: Decodable>(_ type: T.Type, from request: Request, context: IngressContext) async throws -> T? {
+    static func decodeIfPresent<T: Decodable & Documented>(_ type: T.Type, from request: Request, context: IngressContext) async throws -> T? {
         let buffer = try await collect(request, context: context)
         guard buffer.readableBytes > 0 else { return nil }
         return try decode(type, from: buffer)
     }
 
     /// Decodes the request body: 400 naming the field when it does not parse or fit the type.
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: IngressContext) async throws -> T {
+    static func decode<T: Decodable & Documented>(_ type: T.Type, from request: Request, context: IngressContext) async throws -> T {
         let buffer = try await collect(request, context: context)
         guard buffer.readableBytes > 0 else { throw APIError.malformed(field: nil, "the body is empty: send a JSON object") }
         return try decode(type, from: buffer)
@@ -46,13 +46,22 @@ enum JSONBody {
         }
     }
 
-    private static func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
+    /// Decodes a body, refusing fields its schema does not name (a misspelt optional field would
+    /// otherwise be ignored without a word).
+    private static func decode<T: Decodable & Documented>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
+        let data = Data(buffer: buffer)
+        let value: T
         do {
-            return try WireCoding.decoder().decode(T.self, from: Data(buffer: buffer))
+            value = try WireCoding.decoder().decode(T.self, from: data)
         } catch {
             let problem = DecodingProblem(error)
             throw APIError.malformed(field: problem.field, problem.description)
         }
+        // It decoded, so it is JSON of the right shape: only unknown names are left to find.
+        if let object = try? JSONSerialization.jsonObject(with: data), let unknown = T.schema.unknownField(in: object) {
+            throw APIError.malformed(field: unknown, "'\(unknown)' is not a field of this request")
+        }
+        return value
     }
 }
 

@@ -16,7 +16,7 @@ struct NotificationRoutes {
         static let schemaName = "NotificationPage"
         static let schema = Schema.object(
             [
-                ("items", .array(.ref(InAppNotification.schemaName))), ("limit", .integer(minimum: 1, maximum: 200)),
+                ("items", .array(.ref(InAppNotification.self))), ("limit", .integer(minimum: 1, maximum: 200)),
                 ("offset", .integer(minimum: 0)), ("total", .integer(minimum: 0)), ("unread", .integer(minimum: 0)),
             ], required: ["items", "limit", "offset", "total", "unread"])
     }

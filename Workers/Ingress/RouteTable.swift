@@ -106,12 +106,6 @@ final class RouteTable: Sendable {
     }
 
     private let routes = Mutex<[Route]>([])
-    /// Schemas only referenced from inside others (`$ref`), listed so every reference resolves.
-    private let referenced = Mutex<[String: Schema]>([:])
-
-    func document(_ types: [any Documented.Type]) {
-        referenced.withLock { referenced in for type in types { referenced[type.schemaName] = type.schema } }
-    }
 
     func add(_ method: HTTPRequest.Method, _ path: String, _ doc: Doc) {
         routes.withLock { $0.append(Route(method: method, path: path, doc: doc)) }
@@ -119,11 +113,17 @@ final class RouteTable: Sendable {
 
     var all: [Route] { routes.withLock { $0 } }
 
-    /// The methods served on the path of a request (empty when no route has this path).
+    /// The methods served on the path of a request (empty when no route has this path). Like the
+    /// router, a literal segment wins over a parameter: `/v1/notifications/preferences` is not
+    /// `/v1/notifications/:id`.
     func methods(servingPath path: String) -> [HTTPRequest.Method] {
         let asked = path.split(separator: "/")
+        let matching = all.filter { Self.matches($0.segments, asked) }
+        // The most specific patterns: at the first segment where they differ, a literal beats a parameter.
+        let specificity = { (route: Route) in route.segments.map { $0.hasPrefix(":") ? 0 : 1 } }
+        guard let best = matching.map(specificity).max(by: { $0.lexicographicallyPrecedes($1) }) else { return [] }
         var methods: [HTTPRequest.Method] = []
-        for route in all where Self.matches(route.segments, asked) && !methods.contains(route.method) {
+        for route in matching where specificity(route) == best && !methods.contains(route.method) {
             methods.append(route.method)
         }
         return methods
@@ -153,7 +153,7 @@ final class RouteTable: Sendable {
     func openAPI() -> [String: Any] {
         var paths: [String: [String: Any]] = [:]
         var schemas: [String: Any] = ["Error": Self.errorSchema.json]
-        for (name, schema) in referenced.withLock({ $0 }) { schemas[name] = schema.json }
+        var components: [String: Schema] = [:]
         for route in all {
             let openAPIPath = route.segments.map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }
                 .reduce("") { $0 + "/" + $1 }
@@ -164,10 +164,11 @@ final class RouteTable: Sendable {
             if case .open = route.doc.access { operation["security"] = [] as [Any] }
             var parameters = route.doc.parameters
             if let body = route.doc.body {
-                schemas[body.name] = body.schema.json
+                schemas[body.name] = body.schema.requestJSON
+                body.schema.components(into: &components)
                 operation["requestBody"] = [
                     "required": route.doc.bodyRequired,
-                    "content": ["application/json": ["schema": Schema.ref(body.name).json]],
+                    "content": ["application/json": ["schema": Schema.named(body.name, body.schema).json]],
                 ]
                 if case .signedIn = route.doc.access, route.method == .post {
                     parameters.append(
@@ -191,10 +192,11 @@ final class RouteTable: Sendable {
                 // Answers of one status in several content types (JSON or CSV) share one entry.
                 var response = responses[String(answer.status)] as? [String: Any] ?? ["description": answer.description]
                 if let schema = answer.schema {
+                    schema.components(into: &components)
                     let reference: Schema
                     if let name = answer.schemaName {
                         schemas[name] = schema.json
-                        reference = .ref(name)
+                        reference = .named(name, schema)
                     } else {
                         reference = schema
                     }
@@ -213,9 +215,9 @@ final class RouteTable: Sendable {
                 errors[413] = nil
             }
             for status in route.doc.errors { errors[status] = Self.errorDescriptions[status] ?? "error" }
-            for (status, description) in errors {
+            for (status, description) in errors where responses[String(status)] == nil {
                 var response: [String: Any] = [
-                    "description": description, "content": ["application/json": ["schema": Schema.ref("Error").json]],
+                    "description": description, "content": ["application/json": ["schema": Schema.named("Error", Self.errorSchema).json]],
                 ]
                 if status == 429 || status == 503 { response["headers"] = ["Retry-After": ["schema": Schema.integer(minimum: 0).json]] }
                 if status == 401 { response["headers"] = ["WWW-Authenticate": ["schema": Schema.string().json]] }
@@ -224,6 +226,9 @@ final class RouteTable: Sendable {
             operation["responses"] = responses
             paths[openAPIPath, default: [:]][route.method.rawValue.lowercased()] = operation
         }
+        // Components referred to from inside bodies and answers. A component used by request bodies
+        // is rendered as a request body (its optional fields nullable), since null reads as absent.
+        for (name, schema) in components where schemas[name] == nil { schemas[name] = schema.requestJSON }
         return [
             "openapi": "3.1.0",
             "info": [

@@ -56,7 +56,8 @@ enum Check {
 
     private static func length(_ text: String, field: String, max: Int, required: Bool) throws -> String {
         if required, text.isEmpty { throw APIError.invalid(field: field, "must not be empty") }
-        if text.count > max { throw APIError.invalid(field: field, "must be at most \(max) characters") }
+        // Counted in code points, as JSON Schema's maxLength counts (not grapheme clusters).
+        if text.unicodeScalars.count > max { throw APIError.invalid(field: field, "must be at most \(max) characters") }
         return text
     }
 
@@ -130,7 +131,7 @@ struct QueryParameters {
 
     func string(_ name: String, max: Int = 200) throws -> String? {
         guard let value = values.get(name) else { return nil }
-        guard value.count <= max, !value.unicodeScalars.contains(where: Check.isControl) else {
+        guard value.unicodeScalars.count <= max, !value.unicodeScalars.contains(where: Check.isControl) else {
             throw APIError.malformed(field: name, "query parameter '\(name)' must be at most \(max) printable characters")
         }
         return value

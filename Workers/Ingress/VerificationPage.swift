@@ -14,7 +14,9 @@ struct VerificationPage {
                 parameters: [Doc.query("token", .text(100, minLength: 1), required: true)],
                 answers: [Doc.text(200, "the page", contentType: "text/html")])
         ) { request, _ in
-            let token = try QueryParameters(request).string("token", max: 100) ?? ""
+            guard let token = try QueryParameters(request).string("token", max: 100), !token.isEmpty else {
+                throw APIError.malformed(field: "token", "query parameter 'token' is required: open the link from the email")
+            }
             return Self.page(
                 title: "Confirm your email address",
                 body: """
@@ -29,7 +31,10 @@ struct VerificationPage {
             "verify-email",
             Doc(
                 "The page's button: verifies the address (form field `token`)", tag: "auth", access: .open,
-                answers: [Doc.text(200, "done, or why not", contentType: "text/html")])
+                answers: [
+                    Doc.text(200, "the address is verified", contentType: "text/html"),
+                    Doc.text(422, "the link was used already or has expired", contentType: "text/html"),
+                ])
         ) { request, context in
             let form = try await request.body.collect(upTo: 4_096)
             let fields = URLComponents(string: "?" + String(buffer: form))?.queryItems ?? []
