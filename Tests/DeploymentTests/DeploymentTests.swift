@@ -70,6 +70,9 @@ struct DeploymentTests {
             if name.hasSuffix("-worker") {
                 #expect(service["ports"] == nil, "\(name) publishes a port: it could not scale")
             }
+            // Programs default to loopback; in a container they must say 0.0.0.0 to be reachable.
+            let environment = service["environment"] as? [String: Any]
+            #expect(environment?["CAREFLEET_HTTP_HOST"] as? String == "0.0.0.0", "\(name) sets http.host for its container")
             let dependencies = service["depends_on"] as? [String: [String: String]]
             #expect(dependencies?["topics"]?["condition"] == "service_completed_successfully", "\(name) waits for the topics")
             #expect(dependencies?["migrate"]?["condition"] == "service_completed_successfully", "\(name) waits for the migrations")
