@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "notification-worker", targets: ["notification-worker"]),
         .executable(name: "email-worker", targets: ["email-worker"]),
         .executable(name: "analytics-worker", targets: ["analytics-worker"]),
+        .executable(name: "http-ceiling", targets: ["http-ceiling"]),
         .library(name: "Contracts", targets: ["Contracts"]),
     ],
     dependencies: [
@@ -105,6 +106,7 @@ let package = Package(
                 "Contracts", "Kafka", "Postgres", "Clinic", "FleetConfiguration", "Runtime", "Analytics", "Booking", "Notifications",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -114,6 +116,9 @@ let package = Package(
             ],
             path: "Workers/Ingress"),
         .executableTarget(name: "ingress", dependencies: ["Ingress"], path: "Workers/ingress"),
+        // The HTTP ceiling `fleet bench ingress` compares the ingress with (a Hummingbird hello-world).
+        .executableTarget(
+            name: "http-ceiling", dependencies: [.product(name: "Hummingbird", package: "hummingbird")], path: "Workers/http-ceiling"),
         .executableTarget(
             name: "fleet",
             dependencies: [

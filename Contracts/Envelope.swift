@@ -14,7 +14,7 @@ public struct Envelope<Payload: MessagePayload>: Codable, Sendable, Equatable {
     public var payload: Payload
 
     public init(
-        id: UUID = UUID(), occurredAt: Date = Date(), correlationId: String, causationId: UUID? = nil,
+        id: UUID = .random(), occurredAt: Date = Date(), correlationId: String, causationId: UUID? = nil,
         tenantId: UUID, actor: Principal, payload: Payload
     ) {
         self.id = id
@@ -31,7 +31,7 @@ public struct Envelope<Payload: MessagePayload>: Codable, Sendable, Equatable {
     /// The envelope of a message caused by this one: same tenant and correlation id,
     /// `causationId` pointing here.
     public func caused<Other: MessagePayload>(
-        _ payload: Other, id: UUID = UUID(), actor: Principal? = nil, at date: Date = Date()
+        _ payload: Other, id: UUID = .random(), actor: Principal? = nil, at date: Date = Date()
     ) -> Envelope<Other> {
         Envelope<Other>(
             id: id, occurredAt: date, correlationId: correlationId, causationId: self.id,

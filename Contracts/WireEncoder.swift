@@ -34,26 +34,26 @@ enum WireNode {
     case object(WireObject)
 
     static func make<T: Encodable>(_ value: T, codingPath: [any CodingKey]) throws -> WireNode {
-        switch value {
-        case let uuid as UUID: return .string(uuid.uuidString.lowercased())
-        case let date as Date: return .string(WireCoding.formatTimestamp(date))
-        case let string as String: return .string(string)
-        case let bool as Bool: return .bool(bool)
-        case let int as Int: return .number(String(int))
-        case let int as Int64: return .number(String(int))
-        case let int as Int32: return .number(String(int))
-        case let int as UInt64: return .number(String(int))
-        case let double as Double: return try number(double, codingPath: codingPath)
-        case let float as Float: return try number(Double(float), codingPath: codingPath)
-        case let url as URL: return .string(url.absoluteString)
-        case let data as Data: return .string(data.base64EncodedString())
-        case let decimal as Decimal: return .number(decimal.description)
-        default:
-            let encoder = WireNodeEncoder(codingPath: codingPath)
-            try value.encode(to: encoder)
-            // A type that encodes nothing is an empty object, as with JSONEncoder.
-            return encoder.node ?? .object(WireObject())
-        }
+        // Compare types first: a failed dynamic cast per candidate type, for every member of every
+        // struct, was the biggest part of encoding a message.
+        let type = ObjectIdentifier(T.self)
+        if type == ObjectIdentifier(String.self), let string = value as? String { return .string(string) }
+        if type == ObjectIdentifier(UUID.self), let uuid = value as? UUID { return .string(uuid.canonical) }
+        if type == ObjectIdentifier(Date.self), let date = value as? Date { return .string(WireCoding.formatTimestamp(date)) }
+        if type == ObjectIdentifier(Int.self), let int = value as? Int { return .number(String(int)) }
+        if type == ObjectIdentifier(Bool.self), let bool = value as? Bool { return .bool(bool) }
+        if type == ObjectIdentifier(Double.self), let double = value as? Double { return try number(double, codingPath: codingPath) }
+        if type == ObjectIdentifier(Int64.self), let int = value as? Int64 { return .number(String(int)) }
+        if type == ObjectIdentifier(Int32.self), let int = value as? Int32 { return .number(String(int)) }
+        if type == ObjectIdentifier(UInt64.self), let int = value as? UInt64 { return .number(String(int)) }
+        if type == ObjectIdentifier(Float.self), let float = value as? Float { return try number(Double(float), codingPath: codingPath) }
+        if type == ObjectIdentifier(URL.self), let url = value as? URL { return .string(url.absoluteString) }
+        if type == ObjectIdentifier(Data.self), let data = value as? Data { return .string(data.base64EncodedString()) }
+        if type == ObjectIdentifier(Decimal.self), let decimal = value as? Decimal { return .number(decimal.description) }
+        let encoder = WireNodeEncoder(codingPath: codingPath)
+        try value.encode(to: encoder)
+        // A type that encodes nothing is an empty object, as with JSONEncoder.
+        return encoder.node ?? .object(WireObject())
     }
 
     static func number(_ value: Double, codingPath: [any CodingKey]) throws -> WireNode {
@@ -80,11 +80,13 @@ enum WireNode {
             output.append(UInt8(ascii: "]"))
         case .object(let object):
             output.append(UInt8(ascii: "{"))
-            for (index, key) in object.items.keys.sorted().enumerated() {
+            // Sorted by their UTF-8 bytes: the same value always has the same bytes.
+            let members = object.items.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+            for (index, member) in members.enumerated() {
                 if index > 0 { output.append(UInt8(ascii: ",")) }
-                Self.writeString(key, into: &output)
+                Self.writeString(member.key, into: &output)
                 output.append(UInt8(ascii: ":"))
-                object.items[key]?.write(into: &output)
+                member.value.write(into: &output)
             }
             output.append(UInt8(ascii: "}"))
         }
@@ -115,7 +117,19 @@ final class WireArray {
 }
 
 final class WireObject {
-    var items: [String: WireNode] = [:]
+    /// Members in the order encoded (objects are small: a list beats a dictionary here).
+    var items: [(key: String, value: WireNode)] = []
+
+    subscript(key: String) -> WireNode? {
+        get { items.first { $0.key == key }?.value }
+        set {
+            if let index = items.firstIndex(where: { $0.key == key }) {
+                if let newValue { items[index].value = newValue } else { items.remove(at: index) }
+            } else if let newValue {
+                items.append((key, newValue))
+            }
+        }
+    }
 }
 
 /// The `Encoder` behind `WireEncoder`: builds a `WireNode` tree.
@@ -157,10 +171,10 @@ struct WireKeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let object: WireObject
     let codingPath: [any CodingKey]
 
-    mutating func encodeNil(forKey key: Key) throws { object.items[key.stringValue] = .null }
+    mutating func encodeNil(forKey key: Key) throws { object[key.stringValue] = .null }
 
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-        object.items[key.stringValue] = try WireNode.make(value, codingPath: codingPath + [key])
+        object[key.stringValue] = try WireNode.make(value, codingPath: codingPath + [key])
     }
 
     // Optionals that are nil are left out, as JSONEncoder does.
@@ -173,24 +187,24 @@ struct WireKeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
         -> KeyedEncodingContainer<NestedKey>
     {
         let nested = WireObject()
-        object.items[key.stringValue] = .object(nested)
+        object[key.stringValue] = .object(nested)
         return KeyedEncodingContainer(WireKeyedContainer<NestedKey>(object: nested, codingPath: codingPath + [key]))
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
         let nested = WireArray()
-        object.items[key.stringValue] = .array(nested)
+        object[key.stringValue] = .array(nested)
         return WireUnkeyedContainer(array: nested, codingPath: codingPath + [key])
     }
 
     mutating func superEncoder() -> any Encoder { superEncoder(forKey: WireSuperKey.super) }
 
     mutating func superEncoder(forKey key: some CodingKey) -> any Encoder {
-        WireReferencingEncoder(codingPath: codingPath + [key]) { [object] node in object.items[key.stringValue] = node }
+        WireReferencingEncoder(codingPath: codingPath + [key]) { [object] node in object[key.stringValue] = node }
     }
 
     mutating func superEncoder(forKey key: Key) -> any Encoder {
-        WireReferencingEncoder(codingPath: codingPath + [key]) { [object] node in object.items[key.stringValue] = node }
+        WireReferencingEncoder(codingPath: codingPath + [key]) { [object] node in object[key.stringValue] = node }
     }
 }
 

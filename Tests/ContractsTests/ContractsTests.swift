@@ -203,4 +203,18 @@ struct ContractsTests {
         #expect(WireCoding.parseTimestamp("2026-03-29T00:30:00Z") != nil)
         #expect(WireCoding.parseTimestamp("yesterday") == nil)
     }
+
+    @Test func randomUUIDsAreVersionFourAndPrintInCanonicalLowerCase() {
+        var seen = Set<UUID>()
+        for _ in 0..<1000 {
+            let id = UUID.random()
+            #expect(id.canonical == id.uuidString.lowercased())
+            #expect(id.canonical.dropFirst(14).first == "4", "version 4")
+            #expect("89ab".contains(id.canonical.dropFirst(19).first ?? "x"), "variant 10")
+            seen.insert(id)
+        }
+        #expect(seen.count == 1000)
+        let fixed = UUID(uuid: (0xAB, 0xCD, 0xEF, 0x01, 0x23, 0x45, 0x67, 0x89, 0x0A, 0xBC, 0xDE, 0xF0, 0x12, 0x34, 0x56, 0x78))
+        #expect(fixed.canonical == "abcdef01-2345-6789-0abc-def012345678")
+    }
 }

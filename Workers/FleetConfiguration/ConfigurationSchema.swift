@@ -37,6 +37,7 @@ public enum ConfigurationSchema {
         ConfigKey("http.access.log", "an access log line per request (true/false)"),
         ConfigKey("ingress.public.url", "where links in emails point, e.g. https://clinic.example"),
         ConfigKey("ingress.directory.cache", "how long the command path caches doctors and profiles, e.g. 10s"),
+        ConfigKey("ingress.slots.cache", "how long free slots are kept when no event says they changed (another copy's changes), e.g. 30s"),
         ConfigKey("auth.refresh.ttl", "refresh token lifetime, e.g. 30d"),
         ConfigKey("auth.bcrypt.cost", "bcrypt cost (4–31)"),
         ConfigKey("auth.login.max.failures.account", "failed logins per account within the window before 429"),

@@ -33,34 +33,6 @@ indirect enum Schema: Sendable {
     /// As a request body: an optional property may also be `null`, which the API reads as absent.
     var requestJSON: [String: Any] { json(nullableOptionals: true) }
 
-    /// The path of the first property of `value` that this schema does not name (for objects
-    /// without `additional` properties), or nil.
-    func unknownField(in value: Any, path: String = "") -> String? {
-        switch self {
-        case .object(let properties, _, let additional):
-            guard let object = value as? [String: Any] else { return nil }
-            for (key, child) in object.sorted(by: { $0.key < $1.key }) {
-                let childPath = path.isEmpty ? key : "\(path).\(key)"
-                if let property = properties.first(where: { $0.0 == key })?.1 {
-                    if let unknown = property.unknownField(in: child, path: childPath) { return unknown }
-                } else if additional == nil {
-                    return childPath
-                }
-            }
-            return nil
-        case .array(let items, _):
-            guard let array = value as? [Any] else { return nil }
-            for (index, item) in array.enumerated() {
-                if let unknown = items.unknownField(in: item, path: "\(path)[\(index)]") { return unknown }
-            }
-            return nil
-        case .named(_, let schema):
-            return schema.unknownField(in: value, path: path)
-        default:
-            return nil
-        }
-    }
-
     /// The named components this schema refers to, at any depth.
     func components(into found: inout [String: Schema]) {
         switch self {

@@ -94,10 +94,10 @@ public final class AccessTokens: Sendable {
 
     public func issue(for user: AuthenticatedUser, now: Date = Date()) async throws -> String {
         let claims = AccessClaims(
-            sub: SubjectClaim(value: user.id.uuidString.lowercased()), tid: user.tenantId.uuidString.lowercased(),
-            role: user.role.rawValue, sid: user.sessionId.uuidString.lowercased(), iss: IssuerClaim(value: issuer),
+            sub: SubjectClaim(value: user.id.canonical), tid: user.tenantId.canonical,
+            role: user.role.rawValue, sid: user.sessionId.canonical, iss: IssuerClaim(value: issuer),
             aud: AudienceClaim(value: [audience]), iat: IssuedAtClaim(value: now), nbf: NotBeforeClaim(value: now.addingTimeInterval(-5)),
-            exp: ExpirationClaim(value: now.addingTimeInterval(lifetime)), jti: IDClaim(value: UUID().uuidString.lowercased()))
+            exp: ExpirationClaim(value: now.addingTimeInterval(lifetime)), jti: IDClaim(value: UUID().canonical))
         return try await keys.sign(claims, kid: JWKIdentifier(string: signingKey))
     }
 

@@ -202,7 +202,7 @@ struct AppointmentRoutes {
         try Check.interval(startsAt: body.startsAt, endsAt: endsAt)
         let reason = try Check.optionalText(body.reason, field: "reason")
         let command = RequestAppointment(
-            appointmentId: UUID(), doctorId: doctor.id, patientId: patientId, startsAt: body.startsAt, endsAt: endsAt, reason: reason,
+            appointmentId: .random(), doctorId: doctor.id, patientId: patientId, startsAt: body.startsAt, endsAt: endsAt, reason: reason,
             allowOffGrid: try Self.offGrid(body.allowOffGrid, caller))
         return try await issue(command, appointmentId: command.appointmentId, doctorId: doctor.id, caller: caller, context: context)
     }
@@ -240,7 +240,7 @@ struct AppointmentRoutes {
             IssuedCommand(
                 id: envelope.id, tenantId: caller.tenantId, issuedBy: caller.id, commandType: P.messageType,
                 appointmentId: appointmentId, doctorId: doctorId, issuedAt: envelope.occurredAt))
-        let id = envelope.id.uuidString.lowercased()
+        let id = envelope.id.canonical
         return try JSONBody.response(
             status: .accepted, Accepted(commandId: envelope.id, appointmentId: appointmentId, commandUrl: "/v1/commands/\(id)"))
     }

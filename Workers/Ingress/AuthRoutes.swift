@@ -170,7 +170,7 @@ struct AuthRoutes {
         }
         // One notice per hour at most for an existing address, so registering cannot flood its inbox.
         let hour = Int(Date().timeIntervalSince1970 / 3600)
-        let key = kind == .verifyEmail ? "verify:\(recipient.id.uuidString.lowercased())" : "registered:\(recipient.id.uuidString.lowercased()):\(hour)"
+        let key = kind == .verifyEmail ? "verify:\(recipient.id.canonical)" : "registered:\(recipient.id.canonical):\(hour)"
         let payload = AccountEmailRequested(
             idempotencyKey: key, kind: kind,
             recipient: EmailRecipient(userId: recipient.id, email: recipient.email, name: recipient.displayName, role: recipient.role),

@@ -237,7 +237,7 @@ struct DirectoryRoutes {
         if let problem = settings.problem() { throw APIError.invalid(field: problem.field, problem.reason) }
         doctor.settings = settings
         try await services.directory.updateDoctor(doctor)
-        services.doctorCache.forget(id)
+        services.calendarChanged(doctor: id)
         return try JSONBody.response(doctor)
     }
 
@@ -256,6 +256,7 @@ struct DirectoryRoutes {
         let body = try await JSONBody.decode(HoursBody.self, from: request, context: context)
         try Self.check(body.hours)
         try await services.directory.setWeeklyHours(body.hours, doctor: id, tenant: caller.tenantId)
+        services.calendarChanged(doctor: id)
         return try JSONBody.response(HoursBody(hours: body.hours.sorted { ($0.weekday, $0.start) < ($1.weekday, $1.start) }))
     }
 
@@ -278,6 +279,7 @@ struct DirectoryRoutes {
         try Self.check(body.hours.map { WeeklyInterval(weekday: 1, start: $0.start, end: $0.end) }, field: "hours")
         let override = DateOverride(date: date, hours: body.hours)
         try await services.directory.setOverride(override, doctor: id, tenant: caller.tenantId)
+        services.calendarChanged(doctor: id)
         return try JSONBody.response(override)
     }
 
@@ -288,6 +290,7 @@ struct DirectoryRoutes {
         _ = try await doctor(id, tenant: caller.tenantId)
         try Self.requireSelfOrAdmin(caller, id)
         try await services.directory.removeOverride(date: date, doctor: id, tenant: caller.tenantId)
+        services.calendarChanged(doctor: id)
         return JSONBody.noContent()
     }
 
@@ -298,7 +301,10 @@ struct DirectoryRoutes {
         let (from, to) = try QueryParameters(request).dateRange(maxDays: 62)
         let doctor = try await services.doctor(id, tenant: caller.tenantId)
         guard let doctor else { throw APIError.notFound("doctor") }
-        let slots = try await services.slots.freeSlots(doctor: id, from: from, to: to, at: Date())
+        let now = Date()
+        // Slots come from a cache kept fresh by the doctor's events; time moving on is applied here.
+        let earliest = now.addingTimeInterval(Double(doctor.settings.minimumNoticeMinutes) * 60)
+        let slots = try await services.slots.freeSlots(doctor: id, from: from, to: to, at: now).filter { $0.startsAt >= earliest }
         return try JSONBody.response(Slots(doctorId: id, timeZone: doctor.settings.timeZone, from: from, to: to, slots: slots))
     }
 

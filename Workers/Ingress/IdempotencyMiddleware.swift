@@ -37,7 +37,7 @@ struct IdempotencyMiddleware: RouterMiddleware {
         hasher.update(data: Data("\(request.method.rawValue) \(request.uri.path)\n".utf8))
         hasher.update(data: Self.canonical(Data(buffer: body)))
         let requestHash = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-        let principal = user.id.uuidString.lowercased()
+        let principal = user.id.canonical
 
         switch try await store.claim(tenant: user.tenantId, principal: principal, key: key, requestHash: requestHash) {
         case .claimed: break

@@ -74,6 +74,12 @@ public struct IngressServices: Sendable {
         return doctor?.tenantId == tenant ? doctor : nil
     }
 
+    /// The doctor's calendar changed (hours, overrides, settings): cached free slots are stale.
+    func calendarChanged(doctor: UUID) {
+        (slots as? SlotCache)?.forget(doctor: doctor)
+        doctorCache.forget(doctor)
+    }
+
     /// The user's profile, from the cache (or the identity store).
     func profile(_ id: UUID, tenant: UUID) async throws -> User? {
         let user = try await profileCache.value(for: id) { try await identity.user(id, tenant: tenant) }

@@ -58,7 +58,8 @@ enum JSONBody {
             throw APIError.malformed(field: problem.field, problem.description)
         }
         // It decoded, so it is JSON of the right shape: only unknown names are left to find.
-        if let object = try? JSONSerialization.jsonObject(with: data), let unknown = T.schema.unknownField(in: object) {
+        var scanner = JSONFieldScanner(bytes: buffer.readableBytesView)
+        if let unknown = scanner.unknownField(for: T.schema) {
             throw APIError.malformed(field: unknown, "'\(unknown)' is not a field of this request")
         }
         return value

@@ -35,14 +35,14 @@ public struct KafkaOutbox: MessageOutbox {
     public func publish(command: Envelope<some MessagePayload>, doctor: UUID) async throws {
         try await send(
             ProducerRecord(
-                topic: commandsTopic, key: doctor.uuidString.lowercased(), value: try command.encoded(),
+                topic: commandsTopic, key: doctor.canonical, value: try command.encoded(),
                 headers: [KafkaHeader(HeaderName.correlationId, command.correlationId)]))
     }
 
     public func publish(accountEmail: Envelope<AccountEmailRequested>) async throws {
         try await send(
             ProducerRecord(
-                topic: emailTopic, key: accountEmail.payload.recipient.userId.uuidString.lowercased(),
+                topic: emailTopic, key: accountEmail.payload.recipient.userId.canonical,
                 value: try accountEmail.encoded(), headers: [KafkaHeader(HeaderName.correlationId, accountEmail.correlationId)]))
     }
 

@@ -27,7 +27,7 @@ struct AccessMiddleware: RouterMiddleware {
         async throws -> Response
     {
         var context = context
-        context.requestId = Self.requestId(request.headers[Self.requestIdHeader]) ?? UUID().uuidString.lowercased()
+        context.requestId = Self.requestId(request.headers[Self.requestIdHeader]) ?? UUID.random().canonical
         let started = ContinuousClock.now
         var response: Response
         do {
@@ -99,9 +99,9 @@ extension PostgresError {
 /// One access log line, written without a `Logger.Metadata` dictionary per request.
 enum AccessLogLine {
     static func write(_ request: Request, _ response: Response, _ context: IngressContext, _ elapsed: Duration) {
-        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        let hundredths = elapsed.components.seconds * 100_000 + elapsed.components.attoseconds / 10_000_000_000_000
         var line = "{\"duration_ms\":\""
-        line += String(format: "%.2f", milliseconds)
+        line += "\(hundredths / 100)." + (hundredths % 100 < 10 ? "0" : "") + "\(hundredths % 100)"
         line += "\",\"level\":\"info\",\"logger\":\"carefleet.ingress.access\",\"message\":\"request\",\"method\":"
         line += JSONLogHandler.quote(request.method.rawValue)
         line += ",\"path\":"
@@ -111,7 +111,7 @@ enum AccessLogLine {
         line += ",\"status\":\"\(response.status.code)\",\"time\":\""
         line += WireCoding.formatTimestamp(Date())
         line += "\",\"user_id\":\""
-        line += context.user?.id.uuidString.lowercased() ?? "-"
+        line += context.user?.id.canonical ?? "-"
         line += "\"}\n"
         LogWriter.standardError.write(line)
     }
@@ -154,13 +154,11 @@ struct AuthenticationMiddleware: RouterMiddleware {
         async throws -> Response
     {
         guard let header = request.headers[.authorization] else { return try await next(request, context) }
-        guard header.count > 7, header.prefix(7).lowercased() == "bearer " else {
-            throw APIError.unauthorized("use Authorization: Bearer <token>")
-        }
+        guard let token = Self.bearerToken(header) else { throw APIError.unauthorized("use Authorization: Bearer <token>") }
         var context = context
         let user: AuthenticatedUser
         do {
-            user = try await tokens.verify(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+            user = try await tokens.verify(token)
         } catch .expired {
             throw APIError.unauthorized("the access token has expired; refresh it")
         } catch {
@@ -172,5 +170,16 @@ struct AuthenticationMiddleware: RouterMiddleware {
         activity.used(user.sessionId)
         context.user = user
         return try await next(request, context)
+    }
+
+    /// The token of `Bearer <token>` (the scheme in any case, spaces around the token ignored).
+    static func bearerToken(_ header: String) -> String? {
+        let bytes = header.utf8
+        guard bytes.count > 7, bytes.prefix(6).elementsEqual("bearer".utf8, by: { $0 | 0x20 == $1 }), bytes.dropFirst(6).first == 0x20
+        else { return nil }
+        var token = Substring(header).dropFirst(7)
+        while token.first == " " { token = token.dropFirst() }
+        while token.last == " " { token = token.dropLast() }
+        return token.isEmpty ? nil : String(token)
     }
 }

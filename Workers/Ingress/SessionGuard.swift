@@ -95,11 +95,13 @@ public final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sen
         self.capacity = capacity
     }
 
-    /// The cached value, or `load`'s (cached when not nil).
-    public func value(for key: Key, load: () async throws -> Value?) async rethrows -> Value? {
+    /// The cached value, or `load`'s (cached when not nil and `keep` agrees: a value loaded while
+    /// the key was being forgotten may already be stale).
+    public func value(for key: Key, keep: () -> Bool = { true }, load: () async throws -> Value?) async rethrows -> Value? {
         let now = ContinuousClock.now
         if let entry = entries.withLock({ $0[key] }), entry.until > now { return entry.value }
         guard let value = try await load() else { return nil }
+        guard keep() else { return value }
         entries.withLock { entries in
             if entries.count >= capacity { entries = entries.filter { $0.value.until > now } }
             if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
