@@ -251,6 +251,7 @@ struct AppointmentRoutes {
         let id = try Path.id(context)
         if let outcome = try await services.outcomes.outcome(of: id, tenant: caller.tenantId) {
             guard caller.role == .admin || outcome.issuedBy == caller.id else { throw APIError.notFound("command") }
+            if outcome.declineReason == nil { services.slotsChanged(doctor: outcome.event.doctorId) }
             return try JSONBody.response(
                 CommandStatus(
                     commandId: id, type: outcome.commandType, appointmentId: outcome.appointmentId,

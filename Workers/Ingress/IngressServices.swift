@@ -76,8 +76,15 @@ public struct IngressServices: Sendable {
 
     /// The doctor's calendar changed (hours, overrides, settings): cached free slots are stale.
     func calendarChanged(doctor: UUID) {
-        (slots as? SlotCache)?.forget(doctor: doctor)
+        slotsChanged(doctor: doctor)
         doctorCache.forget(doctor)
+    }
+
+    /// An appointment of the doctor changed: their cached free slots are stale. (The event feed
+    /// says so too, a moment later; a client that saw its command decided must not see the old
+    /// slots in that moment.)
+    func slotsChanged(doctor: UUID) {
+        (slots as? SlotCache)?.forget(doctor: doctor)
     }
 
     /// The user's profile, from the cache (or the identity store).
