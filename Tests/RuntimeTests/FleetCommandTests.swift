@@ -53,7 +53,8 @@ struct FleetCommandTests {
                 let again = try await FleetBinary.run(["dlq", "replay", group.deadLetterTopic, "--key", "doctor-a"], environment: database)
                 #expect(again.status == 0)
                 #expect(again.output.contains("replayed 0, skipped 2"), "\(again.output)")
-                try await Task.sleep(for: .seconds(1))
+                // Whatever the second replay might have published is consumed once the group caught up.
+                try await eventually("the group caught up") { try await group.lag() == 0 }
                 #expect(handler.calls(for: 3).count == 1, "the unmatched message was not replayed")
                 #expect(handler.calls.value.filter { $0.replayedFrom != nil }.count == 2, "nothing republished twice")
             }
@@ -66,7 +67,7 @@ struct FleetCommandTests {
         try await withWorker(group.settings(), handler: handler) { _ in
             _ = try await group.send(try ProbeWork.envelope(0))
             try await eventually("first message handled") { handler.calls.value.count == 1 }
-            try await Task.sleep(for: .milliseconds(500))  // committed
+            try await eventually("its offset committed") { try await group.lag() == 0 }
         }
         for n in 1...7 { _ = try await group.send(try ProbeWork.envelope(n), key: "k\(n)") }
         let stopped = try await FleetBinary.run(["lag", "--group", group.spec.name, "--topic", group.topic])
@@ -75,7 +76,7 @@ struct FleetCommandTests {
 
         try await withWorker(group.settings(), handler: handler) { _ in
             try await eventually("caught up") { handler.calls.value.count == 8 }
-            try await Task.sleep(for: .milliseconds(500))
+            try await eventually("offsets committed") { try await group.lag() == 0 }
         }
         let caughtUp = try await FleetBinary.run(["lag", "--group", group.spec.name, "--topic", group.topic])
         #expect(Self.total(in: caughtUp.output, group: group.spec.name) == 0, "\(caughtUp.output)")

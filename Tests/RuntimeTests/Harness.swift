@@ -46,6 +46,11 @@ struct TestGroup {
         return try await TopicReader(config: config).readAll(topic, admin: try KafkaAdmin(config: config))
     }
 
+    /// The group's lag on its source topic (committed against high watermark, all partitions).
+    func lag() async throws -> Int64 {
+        try await KafkaAdmin(config: try await TestKafka.config()).lag(group: spec.name, topics: [topic]).map(\.lag).reduce(0, +)
+    }
+
     func depth(of topic: String) async throws -> Int64 {
         let admin = try KafkaAdmin(config: try await TestKafka.config())
         var depth: Int64 = 0

@@ -128,14 +128,19 @@ struct ProcessTests {
             #expect(report["group"] as? String == group)
             #expect((report["assignedPartitions"] as? Int ?? 0) == 6)
 
-            try await Task.sleep(for: .milliseconds(500))
-            let metrics = try await httpGet("http://127.0.0.1:\(port)/metrics")
-            #expect(metrics.status == 200)
-            let handled = metrics.body.split(separator: "\n").filter {
-                $0.hasPrefix("carefleet_messages_handled_total") && $0.contains(topic)
+            // The counters follow the handling a moment later: wait until they say 50.
+            var metrics = try await httpGet("http://127.0.0.1:\(port)/metrics")
+            var handled: [Substring] = []
+            var sum = 0.0
+            try await eventually("the metrics count all 50") {
+                metrics = try await httpGet("http://127.0.0.1:\(port)/metrics")
+                handled = metrics.body.split(separator: "\n").filter {
+                    $0.hasPrefix("carefleet_messages_handled_total") && $0.contains(topic)
+                }
+                sum = handled.compactMap { line in line.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
+                return sum == 50 && metrics.body.contains("carefleet_consumer_lag{")
             }
-            let values: [Double] = handled.compactMap { line in line.split(separator: " ").last.flatMap { Double($0) } }
-            let sum = values.reduce(0, +)
+            #expect(metrics.status == 200)
             #expect(sum == 50, "\(handled)")
             #expect(metrics.body.contains("carefleet_handler_duration_seconds"))
             #expect(metrics.body.contains("carefleet_consumer_lag{"))

@@ -94,7 +94,7 @@ struct RuntimeTests {
 
         try await withWorker(group.settings(), handler: handler) { _ in
             try await eventually("both handled") { handler.calls(for: 3).count == 3 && handler.calls(for: 4).count == 1 }
-            try await Task.sleep(for: .milliseconds(500))
+            try await eventually("both offsets committed") { try await group.lag() == 0 }
         }
         #expect(handler.calls(for: 3).map(\.attempt) == [1, 2, 3])
         #expect(handler.calls(for: 3).allSatisfy { $0.topic == group.topic })
