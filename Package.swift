@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "notification-worker", targets: ["notification-worker"]),
         .executable(name: "email-worker", targets: ["email-worker"]),
         .executable(name: "analytics-worker", targets: ["analytics-worker"]),
+        .executable(name: "audit-worker", targets: ["audit-worker"]),
         .executable(name: "http-ceiling", targets: ["http-ceiling"]),
         .library(name: "Contracts", targets: ["Contracts"]),
     ],
@@ -99,11 +100,14 @@ let package = Package(
             name: "Analytics", dependencies: ["Contracts", "Kafka", "Postgres", "Runtime", "FleetConfiguration"], path: "Workers/Analytics"),
         .executableTarget(
             name: "analytics-worker", dependencies: ["Analytics", "Runtime", "Contracts"], path: "Workers/analytics-worker"),
+        // The audit trail of every read of health data: its store and the worker that appends to it.
+        .target(name: "Audit", dependencies: ["Contracts", "Postgres", "Runtime", "FleetConfiguration"], path: "Workers/Audit"),
+        .executableTarget(name: "audit-worker", dependencies: ["Audit", "Runtime", "Contracts"], path: "Workers/audit-worker"),
         // The HTTP API.
         .target(
             name: "Ingress",
             dependencies: [
-                "Contracts", "Kafka", "Postgres", "Clinic", "FleetConfiguration", "Runtime", "Analytics", "Booking", "Notifications",
+                "Contracts", "Kafka", "Postgres", "Clinic", "FleetConfiguration", "Runtime", "Analytics", "Booking", "Notifications", "Audit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -153,7 +157,7 @@ let package = Package(
             name: "IngressTests",
             dependencies: [
                 "Ingress", "Booking", "Notifications", "Email", "Mail", "Analytics", "Runtime", "Clinic", "Contracts", "Kafka",
-                "FleetConfiguration",
+                "FleetConfiguration", "Audit",
                 "Postgres",
                 "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),

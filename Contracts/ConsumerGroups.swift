@@ -45,8 +45,9 @@ public enum ConsumerGroups {
         name: "notification-worker", sources: [Topics.appointmentEvents])
     public static let analytics = ConsumerGroupSpec(name: "analytics-worker", sources: [Topics.appointmentEvents])
     public static let email = ConsumerGroupSpec(name: "email-worker", sources: [Topics.notificationEmail])
+    public static let audit = ConsumerGroupSpec(name: "audit-worker", sources: [Topics.auditEvents])
 
-    public static let all = [booking, notification, analytics, email]
+    public static let all = [booking, notification, analytics, email, audit]
 }
 
 /// A topic name derived from a source topic and a group: a retry stage or the dead letters.

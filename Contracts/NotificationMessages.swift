@@ -134,6 +134,7 @@ extension Role {
         case .patient: "the patient"
         case .doctor: "the doctor"
         case .admin, .system: "the clinic"
+        case .platform: "the platform operator"
         }
     }
 }

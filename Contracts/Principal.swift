@@ -1,8 +1,10 @@
 import Foundation
 
 /// A role within one tenant. `system` is a program acting on its own (reminders, replays).
+/// `platform` is an operator of the whole installation (creates and disables clinics); such
+/// accounts live only in the platform's own tenant, made by `fleet`, never through a clinic's API.
 public enum Role: String, Codable, Sendable, CaseIterable {
-    case patient, doctor, admin, system
+    case patient, doctor, admin, system, platform
 }
 
 /// Who caused a message: the `actor` field of the envelope.

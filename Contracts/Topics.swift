@@ -20,8 +20,10 @@ public enum Topics {
     public static let appointmentCommands = TopicSpec(name: "appointments.commands", partitions: 6)
     public static let appointmentEvents = TopicSpec(name: "appointments.events", partitions: 6)
     public static let notificationEmail = TopicSpec(name: "notifications.email", partitions: 6)
+    /// Reads of health data, keyed by tenant id, for the audit trail.
+    public static let auditEvents = TopicSpec(name: "audit.events", partitions: 6)
 
-    public static let sources = [appointmentCommands, appointmentEvents, notificationEmail]
+    public static let sources = [appointmentCommands, appointmentEvents, notificationEmail, auditEvents]
 
     /// Every topic the fleet uses: the sources, and each group's retry and dead-letter topics.
     public static var all: [TopicSpec] { FleetNamespace.none.allTopics }
@@ -32,12 +34,14 @@ public enum Catalogs {
     public static let appointmentCommands = MessageCatalog(AppointmentCommand.payloadTypes)
     public static let appointmentEvents = MessageCatalog(AppointmentEvent.payloadTypes)
     public static let notificationEmail = MessageCatalog(NotificationEmail.payloadTypes)
+    public static let auditEvents = MessageCatalog(AuditEvent.payloadTypes)
 
     public static func forTopic(_ name: String) -> MessageCatalog? {
         switch name {
         case Topics.appointmentCommands.name: appointmentCommands
         case Topics.appointmentEvents.name: appointmentEvents
         case Topics.notificationEmail.name: notificationEmail
+        case Topics.auditEvents.name: auditEvents
         default: nil
         }
     }

@@ -21,13 +21,16 @@ struct DeploymentTests {
         try #require(try await compose()["services"] as? [String: [String: Any]])
     }
 
-    /// The executable products of Package.swift.
+    /// Executables that are tools of the benches, not programs of the fleet: not in the image.
+    static let benchTools: Set<String> = ["http-ceiling"]
+
+    /// The executable products of Package.swift that the fleet runs.
     static func executables() throws -> [String] {
         let manifest = try text("Package.swift")
         let pattern = try NSRegularExpression(pattern: #"\.executable\(name: "([^"]+)""#)
         return pattern.matches(in: manifest, range: NSRange(manifest.startIndex..., in: manifest)).compactMap {
             Range($0.range(at: 1), in: manifest).map { String(manifest[$0]) }
-        }
+        }.filter { !benchTools.contains($0) }
     }
 
     static func command(_ service: [String: Any]) -> [String] {

@@ -1,4 +1,5 @@
 import Analytics
+import Audit
 import FleetConfiguration
 import Booking
 import Email
@@ -49,6 +50,7 @@ struct TestFleet: Sendable {
             stageDelays: [.seconds(5), .seconds(10), .seconds(15)])
         var emailRate: Double = 0
         var analytics = false
+        var audit = false
         /// Extra configuration keys for the ingress (e.g. `auth.revocation.refresh`).
         var ingressConfig: [String: String] = [:]
 
@@ -109,6 +111,9 @@ struct TestFleet: Sendable {
             if workers.analytics {
                 serviceList += try await Self.program(
                     ConsumerGroups.analytics, config: try config([:]), logger: logger, makeWorker: AnalyticsWorker.setup)
+            }
+            if workers.audit {
+                serviceList += try await Self.program(ConsumerGroups.audit, config: try config([:]), logger: logger, makeWorker: AuditWorker.setup)
             }
             if let smtpURL = workers.smtpURL {
                 serviceList.append(

@@ -1,4 +1,5 @@
 import Analytics
+import Audit
 import Booking
 import Clinic
 import Contracts
@@ -33,6 +34,8 @@ final class InMemoryWorld: Sendable {
         var emailOff: Set<UUID> = []
         var commands: [(doctor: UUID, envelope: Data)] = []
         var accountEmails: [AccountEmailRequested] = []
+        var audits: [Envelope<HealthDataAccessed>] = []
+        var trail: [AuditRecord] = []
         var brokerDown = false
     }
 
@@ -45,7 +48,8 @@ final class InMemoryWorld: Sendable {
         var logger = Logger(label: "test.routes")
         logger.logLevel = .critical
         return IngressServices(
-            identity: Identity(world: self), sessions: Sessions(world: self), directory: Directory(world: self),
+            identity: Identity(world: self), tenants: Clinics(world: self), audit: Trail(world: self), sessions: Sessions(world: self),
+            directory: Directory(world: self),
             idempotency: Idempotency(world: self), issuedCommands: Issued(world: self), appointments: Appointments(world: self),
             outcomes: Outcomes(world: self), notifications: Inbox(world: self), analytics: NoAnalytics(), slots: NoSlots(),
             outbox: Outbox(world: self),
@@ -66,8 +70,7 @@ final class InMemoryWorld: Sendable {
                 state.patients[user.id] = Patient(id: user.id, tenantId: tenant, displayName: email, email: email, phone: nil, dateOfBirth: nil)
             }
             if role == .doctor {
-                state.doctors[user.id] = Doctor(
-                    id: user.id, tenantId: tenant, displayName: email, specialty: nil, settings: DoctorSettings(timeZone: "Europe/Berlin"))
+                state.doctors[user.id] = Doctor(id: user.id, tenantId: tenant, displayName: email, settings: DoctorSettings(timeZone: "Europe/Berlin"))
             }
         }
         return user
@@ -142,6 +145,55 @@ final class InMemoryWorld: Sendable {
         }
     }
 
+    struct Clinics: TenantAdministration {
+        let world: InMemoryWorld
+        func tenants() async throws -> [TenantSummary] {
+            world.with { state in state.tenants.values.map { TenantSummary(tenant: $0, users: 0, doctors: 0) } }
+        }
+        func createClinic(name: String, timeZone: String, adminEmail: String, adminName: String, linkLifetime: TimeInterval, by actor: UUID?)
+            async throws -> (tenant: Tenant, admin: InvitedAccount)
+        {
+            let tenant = Tenant(id: .random(), name: name, timeZone: timeZone)
+            world.with { $0.tenants[tenant.id] = tenant }
+            let user = try await Identity(world: world).createAccount(
+                NewAccount(tenantId: tenant.id, email: adminEmail, passwordHash: "!unset", role: .admin, displayName: adminName, emailVerified: true),
+                audit: AuditEntry("tenant_created", tenant: tenant.id, user: actor))
+            let token = try await Identity(world: world).issueEmailToken(user: user.id, tenant: tenant.id, purpose: .setPassword, lifetime: linkLifetime)
+            return (tenant, InvitedAccount(user: user, setPasswordToken: token, expiresAt: Date().addingTimeInterval(linkLifetime)))
+        }
+        func setDisabled(_ tenant: UUID, _ disabled: Bool, by actor: UUID?) async throws -> [UUID] {
+            try world.with { state in
+                guard state.tenants[tenant] != nil else { throw ClinicStoreError.unknownTenant }
+                state.tenants[tenant]?.disabledAt = disabled ? Date() : nil
+                guard disabled else { return [] }
+                let ended = state.sessions.values.filter { $0.tenantId == tenant && $0.revokedAt == nil }.map(\.id)
+                for id in ended { state.sessions[id]?.revokedAt = Date() }
+                return ended
+            }
+        }
+        func createPlatformOperator(email: String, name: String, linkLifetime: TimeInterval) async throws -> InvitedAccount {
+            world.with { state in if state.tenants[Contracts.Tenants.platformTenant] == nil { state.tenants[Contracts.Tenants.platformTenant] = Tenant(id: Contracts.Tenants.platformTenant, name: "Platform") } }
+            let user = try await Identity(world: world).createAccount(
+                NewAccount(tenantId: Contracts.Tenants.platformTenant, email: email, passwordHash: "!unset", role: .platform, displayName: name, emailVerified: true),
+                audit: AuditEntry("platform_operator_created", tenant: Contracts.Tenants.platformTenant, user: nil))
+            let token = try await Identity(world: world).issueEmailToken(user: user.id, tenant: user.tenantId, purpose: .setPassword, lifetime: linkLifetime)
+            return InvitedAccount(user: user, setPasswordToken: token, expiresAt: Date().addingTimeInterval(linkLifetime))
+        }
+    }
+
+    struct Trail: AuditTrail {
+        let world: InMemoryWorld
+        func append(_ records: [AuditRecord]) async throws { world.with { $0.trail += records } }
+        func records(tenant: UUID, _ query: AuditQuery) async throws -> (items: [AuditRecord], total: Int) {
+            world.with { state in
+                let all = state.trail.filter { record in
+                    record.tenantId == tenant && (query.subject.map { [record.subjectId, record.patientId].contains($0) } ?? true)
+                }
+                return (Array(all.dropFirst(query.offset).prefix(query.limit)), all.count)
+            }
+        }
+    }
+
     struct Sessions: SessionStore {
         let world: InMemoryWorld
         func start(user: User, device: String, address: String, refreshTokenHash: String, lifetime: TimeInterval, audit: AuditEntry) async throws -> UUID {
@@ -203,9 +255,17 @@ final class InMemoryWorld: Sendable {
         let world: InMemoryWorld
         func doctors(tenant: UUID) async throws -> [Doctor] { world.with { $0.doctors.values.filter { $0.tenantId == tenant }.sorted { $0.displayName < $1.displayName } } }
         func doctor(_ id: UUID, tenant: UUID) async throws -> Doctor? { world.with { $0.doctors[id].flatMap { $0.tenantId == tenant ? $0 : nil } } }
-        func createDoctor(_ account: NewAccount, specialty: String?, settings: DoctorSettings, hours: [WeeklyInterval], audit: AuditEntry) async throws -> Doctor {
+        func searchDoctors(tenant: UUID, _ search: DoctorSearch) async throws -> (items: [Doctor], total: Int) {
+            let all = try await doctors(tenant: tenant).filter { doctor in
+                (search.specialty.map { wanted in doctor.specialties.contains { $0.lowercased() == wanted.lowercased() } } ?? true)
+                    && (search.text.map { text in "\(doctor.displayName) \(doctor.bio ?? "")".lowercased().contains(text.lowercased()) } ?? true)
+                    && (search.language.map { doctor.languages.contains($0) } ?? true)
+            }
+            return (Array(all.dropFirst(search.offset).prefix(search.limit)), all.count)
+        }
+        func createDoctor(_ account: NewAccount, profile: Doctor, hours: [WeeklyInterval], audit: AuditEntry) async throws -> Doctor {
             _ = try await Identity(world: world).createAccount(account, audit: audit)
-            let doctor = Doctor(id: account.id, tenantId: account.tenantId, displayName: account.displayName, specialty: specialty, settings: settings)
+            let doctor = profile
             world.with { state in
                 state.doctors[doctor.id] = doctor
                 state.hours[doctor.id] = hours
@@ -353,6 +413,12 @@ final class InMemoryWorld: Sendable {
             try world.with { state in
                 if state.brokerDown { throw OutboxUnavailable("the test broke the broker") }
                 state.accountEmails.append(accountEmail.payload)
+            }
+        }
+        func publish(audit: Envelope<HealthDataAccessed>) async throws {
+            try world.with { state in
+                if state.brokerDown { throw OutboxUnavailable("the test broke the broker") }
+                state.audits.append(audit)
             }
         }
         func isReady() async -> Result<Void, any Error> { world.with { $0.brokerDown } ? .failure(OutboxUnavailable("down")) : .success(()) }

@@ -79,7 +79,7 @@ public struct RollupLedger: Sendable {
                 switch cancelled.cancelledBy.role {
                 case .patient: .cancelledByPatient
                 case .doctor: .cancelledByDoctor
-                case .admin, .system: .cancelledByClinic
+                case .admin, .system, .platform: .cancelledByClinic
                 }
             try await add([(column, 1), (.bookedMinutes, -minutes(a.startsAt, a.endsAt))], doctor: a.doctorId, at: a.startsAt)
         case let rescheduled as AppointmentRescheduled:

@@ -50,7 +50,7 @@ public enum AppointmentViewer: Sendable, Equatable {
         case .admin: self = .admin
         case .doctor: self = .doctor(user)
         case .patient: self = .patient(user)
-        case .system: return nil
+        case .system, .platform: return nil
         }
     }
 }

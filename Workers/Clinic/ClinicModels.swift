@@ -5,13 +5,18 @@ import Foundation
 public struct Tenant: Codable, Sendable, Equatable {
     public var id: UUID
     public var name: String
+    /// The clinic's IANA time zone (doctors have their own; this is the clinic's default).
+    public var timeZone: String
     /// When the tenant was disabled: it keeps its data, but nobody signs in and no command is taken.
     public var disabledAt: Date?
+    public var createdAt: Date?
 
-    public init(id: UUID, name: String, disabledAt: Date? = nil) {
+    public init(id: UUID, name: String, timeZone: String = "UTC", disabledAt: Date? = nil, createdAt: Date? = nil) {
         self.id = id
         self.name = name
+        self.timeZone = timeZone
         self.disabledAt = disabledAt
+        self.createdAt = createdAt
     }
 
     public var isDisabled: Bool { disabledAt != nil }
@@ -174,15 +179,44 @@ public struct Doctor: Codable, Sendable, Equatable {
     public var id: UUID
     public var tenantId: UUID
     public var displayName: String
-    public var specialty: String?
+    public var specialties: [String]
+    /// Languages the doctor consults in (e.g. `en`, `de`).
+    public var languages: [String]
+    public var bio: String?
+    /// Where the doctor sees patients (an address or a site's name).
+    public var location: String?
     public var settings: DoctorSettings
 
-    public init(id: UUID, tenantId: UUID, displayName: String, specialty: String?, settings: DoctorSettings) {
+    public init(
+        id: UUID, tenantId: UUID, displayName: String, specialties: [String] = [], languages: [String] = [], bio: String? = nil,
+        location: String? = nil, settings: DoctorSettings
+    ) {
         self.id = id
         self.tenantId = tenantId
         self.displayName = displayName
-        self.specialty = specialty
+        self.specialties = specialties
+        self.languages = languages
+        self.bio = bio
+        self.location = location
         self.settings = settings
+    }
+}
+
+/// A directory search: by specialty, words of the name, specialties and bio, and (with a window)
+/// a free slot in it.
+public struct DoctorSearch: Sendable, Equatable {
+    public var specialty: String?
+    public var text: String?
+    public var language: String?
+    public var limit: Int
+    public var offset: Int
+
+    public init(specialty: String? = nil, text: String? = nil, language: String? = nil, limit: Int = 50, offset: Int = 0) {
+        self.specialty = specialty
+        self.text = text
+        self.language = language
+        self.limit = limit
+        self.offset = offset
     }
 }
 
@@ -193,14 +227,20 @@ public struct Patient: Codable, Sendable, Equatable {
     public var email: String?
     public var phone: String?
     public var dateOfBirth: String?
+    /// The language the patient prefers (e.g. `en`, `de`).
+    public var preferredLanguage: String?
 
-    public init(id: UUID, tenantId: UUID, displayName: String, email: String?, phone: String?, dateOfBirth: String?) {
+    public init(
+        id: UUID, tenantId: UUID, displayName: String, email: String?, phone: String?, dateOfBirth: String?,
+        preferredLanguage: String? = nil
+    ) {
         self.id = id
         self.tenantId = tenantId
         self.displayName = displayName
         self.email = email
         self.phone = phone
         self.dateOfBirth = dateOfBirth
+        self.preferredLanguage = preferredLanguage
     }
 }
 

@@ -6,11 +6,12 @@ import Postgres
 /// owned by the ingress.
 public protocol DirectoryStore: Sendable {
     func doctors(tenant: UUID) async throws -> [Doctor]
+    /// Doctors matching the search (all of them without criteria), by name; with the total.
+    func searchDoctors(tenant: UUID, _ search: DoctorSearch) async throws -> (items: [Doctor], total: Int)
     func doctor(_ id: UUID, tenant: UUID) async throws -> Doctor?
     /// Creates the doctor's account, their directory record and weekly hours; audited.
     /// Throws `ClinicStoreError.emailTaken`.
-    func createDoctor(_ account: NewAccount, specialty: String?, settings: DoctorSettings, hours: [WeeklyInterval], audit: AuditEntry)
-        async throws -> Doctor
+    func createDoctor(_ account: NewAccount, profile: Doctor, hours: [WeeklyInterval], audit: AuditEntry) async throws -> Doctor
     func updateDoctor(_ doctor: Doctor) async throws
     func weeklyHours(doctor: UUID, tenant: UUID) async throws -> [WeeklyInterval]
     func setWeeklyHours(_ hours: [WeeklyInterval], doctor: UUID, tenant: UUID) async throws
@@ -31,14 +32,17 @@ public struct PostgresDirectoryStore: DirectoryStore {
     }
 
     static let doctorColumns = """
-        d.id, d.tenant_id, d.display_name, d.specialty, d.time_zone, d.slot_minutes, d.buffer_before_minutes,
+        d.id, d.tenant_id, d.display_name, array_to_json(d.specialties)::text AS specialties,
+        array_to_json(d.languages)::text AS languages, d.bio, d.location, d.time_zone, d.slot_minutes, d.buffer_before_minutes,
         d.buffer_after_minutes, d.minimum_notice_minutes, d.horizon_days, d.requires_confirmation
         """
 
     static func doctor(from row: PostgresRow) throws -> Doctor {
         Doctor(
             id: try row.decode(UUID.self, "id"), tenantId: try row.decode(UUID.self, "tenant_id"),
-            displayName: try row.decode(String.self, "display_name"), specialty: try row.decode(String?.self, "specialty"),
+            displayName: try row.decode(String.self, "display_name"), specialties: try row.decodeJSON([String].self, "specialties"),
+            languages: try row.decodeJSON([String].self, "languages"), bio: try row.decode(String?.self, "bio"),
+            location: try row.decode(String?.self, "location"),
             settings: DoctorSettings(
                 timeZone: try row.decode(String.self, "time_zone"), slotMinutes: try row.decode(Int.self, "slot_minutes"),
                 bufferBeforeMinutes: try row.decode(Int.self, "buffer_before_minutes"),
@@ -54,17 +58,28 @@ public struct PostgresDirectoryStore: DirectoryStore {
         ).map(Self.doctor(from:))
     }
 
+    public func searchDoctors(tenant: UUID, _ search: DoctorSearch) async throws -> (items: [Doctor], total: Int) {
+        let rows = try await pool.query(
+            """
+            SELECT \(Self.doctorColumns), count(*) OVER () AS total FROM directory.doctors d
+            WHERE d.tenant_id = $1
+              AND ($2::text IS NULL OR lower($2) = ANY (SELECT lower(s) FROM unnest(d.specialties) AS s))
+              AND ($3::text IS NULL OR d.search @@ plainto_tsquery('simple', $3))
+              AND ($4::text IS NULL OR lower($4) = ANY (SELECT lower(l) FROM unnest(d.languages) AS l))
+            ORDER BY d.display_name, d.id LIMIT $5 OFFSET $6
+            """, [tenant, search.specialty, search.text, search.language, search.limit, search.offset])
+        return (try rows.map(Self.doctor(from:)), try rows.first?.decode(Int.self, "total") ?? 0)
+    }
+
     public func doctor(_ id: UUID, tenant: UUID) async throws -> Doctor? {
         try await pool.query(
             "SELECT \(Self.doctorColumns) FROM directory.doctors d WHERE d.id = $1 AND d.tenant_id = $2", [id, tenant]
         ).first.map(Self.doctor(from:))
     }
 
-    public func createDoctor(
-        _ account: NewAccount, specialty: String?, settings: DoctorSettings, hours: [WeeklyInterval], audit: AuditEntry
-    ) async throws -> Doctor {
-        let doctor = Doctor(
-            id: account.id, tenantId: account.tenantId, displayName: account.displayName, specialty: specialty, settings: settings)
+    public func createDoctor(_ account: NewAccount, profile: Doctor, hours: [WeeklyInterval], audit: AuditEntry) async throws -> Doctor {
+        var doctor = profile
+        (doctor.id, doctor.tenantId, doctor.displayName) = (account.id, account.tenantId, account.displayName)
         do {
             try await pool.transaction { connection in
                 try await PostgresIdentityStore.insert(account, on: connection)
@@ -83,14 +98,14 @@ public struct PostgresDirectoryStore: DirectoryStore {
         let settings = doctor.settings
         try await connection.query(
             """
-            INSERT INTO directory.doctors (id, tenant_id, display_name, specialty, time_zone, slot_minutes,
-                buffer_before_minutes, buffer_after_minutes, minimum_notice_minutes, horizon_days, requires_confirmation)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            INSERT INTO directory.doctors (id, tenant_id, display_name, specialty, specialties, languages, bio, location, time_zone,
+                slot_minutes, buffer_before_minutes, buffer_after_minutes, minimum_notice_minutes, horizon_days, requires_confirmation)
+            VALUES ($1, $2, $3, $4, $5::text[], $6::text[], $7, $8, $9, $10, $11, $12, $13, $14, $15)
             """,
             [
-                doctor.id, doctor.tenantId, doctor.displayName, doctor.specialty, settings.timeZone, settings.slotMinutes,
-                settings.bufferBeforeMinutes, settings.bufferAfterMinutes, settings.minimumNoticeMinutes,
-                settings.horizonDays, settings.requiresConfirmation,
+                doctor.id, doctor.tenantId, doctor.displayName, doctor.specialties.first, doctor.specialties, doctor.languages, doctor.bio,
+                doctor.location, settings.timeZone, settings.slotMinutes, settings.bufferBeforeMinutes, settings.bufferAfterMinutes,
+                settings.minimumNoticeMinutes, settings.horizonDays, settings.requiresConfirmation,
             ])
     }
 
@@ -98,15 +113,16 @@ public struct PostgresDirectoryStore: DirectoryStore {
         let settings = doctor.settings
         try await pool.query(
             """
-            UPDATE directory.doctors SET display_name = $3, specialty = $4, time_zone = $5, slot_minutes = $6,
-                buffer_before_minutes = $7, buffer_after_minutes = $8, minimum_notice_minutes = $9, horizon_days = $10,
-                requires_confirmation = $11, updated_at = now()
+            UPDATE directory.doctors SET display_name = $3, specialty = $4, specialties = $5::text[], languages = $6::text[],
+                bio = $7, location = $8, time_zone = $9, slot_minutes = $10, buffer_before_minutes = $11,
+                buffer_after_minutes = $12, minimum_notice_minutes = $13, horizon_days = $14, requires_confirmation = $15,
+                updated_at = now()
             WHERE id = $1 AND tenant_id = $2
             """,
             [
-                doctor.id, doctor.tenantId, doctor.displayName, doctor.specialty, settings.timeZone, settings.slotMinutes,
-                settings.bufferBeforeMinutes, settings.bufferAfterMinutes, settings.minimumNoticeMinutes,
-                settings.horizonDays, settings.requiresConfirmation,
+                doctor.id, doctor.tenantId, doctor.displayName, doctor.specialties.first, doctor.specialties, doctor.languages, doctor.bio,
+                doctor.location, settings.timeZone, settings.slotMinutes, settings.bufferBeforeMinutes, settings.bufferAfterMinutes,
+                settings.minimumNoticeMinutes, settings.horizonDays, settings.requiresConfirmation,
             ])
     }
 
@@ -190,14 +206,16 @@ public struct PostgresDirectoryStore: DirectoryStore {
     }
 
     static let patientColumns = """
-        p.id, p.tenant_id, p.display_name, u.email, p.phone, to_char(p.date_of_birth, 'YYYY-MM-DD') AS date_of_birth
+        p.id, p.tenant_id, p.display_name, u.email, p.phone, to_char(p.date_of_birth, 'YYYY-MM-DD') AS date_of_birth,
+        p.preferred_language
         """
 
     static func patient(from row: PostgresRow) throws -> Patient {
         Patient(
             id: try row.decode(UUID.self, "id"), tenantId: try row.decode(UUID.self, "tenant_id"),
             displayName: try row.decode(String.self, "display_name"), email: try row.decode(String?.self, "email"),
-            phone: try row.decode(String?.self, "phone"), dateOfBirth: try row.decode(String?.self, "date_of_birth"))
+            phone: try row.decode(String?.self, "phone"), dateOfBirth: try row.decode(String?.self, "date_of_birth"),
+            preferredLanguage: try row.decode(String?.self, "preferred_language"))
     }
 
     public func patients(tenant: UUID, only ids: [UUID]?) async throws -> [Patient] {
@@ -220,7 +238,9 @@ public struct PostgresDirectoryStore: DirectoryStore {
 
     public func updatePatient(_ patient: Patient) async throws {
         try await pool.query(
-            "UPDATE directory.patients SET display_name = $3, phone = $4, date_of_birth = $5::date WHERE id = $1 AND tenant_id = $2",
-            [patient.id, patient.tenantId, patient.displayName, patient.phone, patient.dateOfBirth])
+            """
+            UPDATE directory.patients SET display_name = $3, phone = $4, date_of_birth = $5::date, preferred_language = $6
+            WHERE id = $1 AND tenant_id = $2
+            """, [patient.id, patient.tenantId, patient.displayName, patient.phone, patient.dateOfBirth, patient.preferredLanguage])
     }
 }

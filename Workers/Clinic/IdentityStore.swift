@@ -39,15 +39,23 @@ public struct PostgresIdentityStore: IdentityStore {
     }
 
     public func createTenant(_ tenant: Tenant) async throws -> Tenant {
-        try await pool.query("INSERT INTO identity.tenants (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", [tenant.id, tenant.name])
+        try await pool.query(
+            "INSERT INTO identity.tenants (id, name, time_zone) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+            [tenant.id, tenant.name, tenant.timeZone])
         guard let stored = try await self.tenant(tenant.id) else { throw ClinicStoreError.unknownTenant }
         return stored
     }
 
+    static let tenantColumns = "t.id, t.name, t.time_zone, t.disabled_at, t.created_at"
+
+    static func tenant(from row: PostgresRow) throws -> Tenant {
+        Tenant(
+            id: try row.decode(UUID.self, "id"), name: try row.decode(String.self, "name"), timeZone: try row.decode(String.self, "time_zone"),
+            disabledAt: try row.decode(Date?.self, "disabled_at"), createdAt: try row.decode(Date?.self, "created_at"))
+    }
+
     public func tenant(_ id: UUID) async throws -> Tenant? {
-        try await pool.query("SELECT id, name, disabled_at FROM identity.tenants WHERE id = $1", [id]).first.map { row in
-            Tenant(id: try row.decode(UUID.self, "id"), name: try row.decode(String.self, "name"), disabledAt: try row.decode(Date?.self, "disabled_at"))
-        }
+        try await pool.query("SELECT \(Self.tenantColumns) FROM identity.tenants t WHERE t.id = $1", [id]).first.map(Self.tenant(from:))
     }
 
     static let userColumns = "u.id, u.tenant_id, u.email, u.role, u.display_name, u.password_hash, u.email_verified_at IS NOT NULL AS verified"
@@ -55,6 +63,7 @@ public struct PostgresIdentityStore: IdentityStore {
     static func credentials(from row: PostgresRow) throws -> Credentials {
         let roleText = try row.decode(String.self, "role")
         guard let role = Role(rawValue: roleText), role != .system else {
+            // `system` is a program, never an account: a row saying otherwise is corrupt.
             throw PostgresError(kind: .decoding, message: "identity.users.role holds an unknown role '\(roleText.prefix(20))'")
         }
         return Credentials(

@@ -101,13 +101,15 @@ struct AppointmentRoutes {
                 parameters: [
                     Doc.query("status", .oneOf(AppointmentStatus.self)), Doc.query("from", .dateTime, "startsAt at or after"),
                     Doc.query("to", .dateTime, "startsAt before"), Doc.query("limit", .integer(minimum: 1, maximum: 200)),
-                    Doc.query("offset", .integer(minimum: 0, maximum: 100_000)),
+                    Doc.query("offset", .integer(minimum: 0, maximum: 100_000)), Self.reasonParameter,
                 ], answers: [Doc.ok(Page.self, "a page")])
         ) { request, context in try await list(request, context) }
         routes.get(
             "appointments/:id",
-            Doc("An appointment", tag: "appointments", parameters: [id], answers: [Doc.ok(AppointmentRecord.self, "the appointment")], errors: [404])
-        ) { _, context in try await get(context) }
+            Doc(
+                "An appointment; audited", tag: "appointments", parameters: [id, Self.reasonParameter],
+                answers: [Doc.ok(AppointmentRecord.self, "the appointment")], errors: [404])
+        ) { request, context in try await get(request, context) }
         routes.post(
             "appointments/:id/cancel",
             Doc("Cancel (patient, doctor or admin)", tag: "appointments", body: ReasonBody.self, parameters: [id], answers: [accepted], errors: [403, 404, 409])
@@ -193,7 +195,7 @@ struct AppointmentRoutes {
         case .doctor, .admin:
             guard let id = body.patientId else { throw APIError.invalid(field: "patientId", "is required when booking for a patient") }
             patientId = id
-        case .system:
+        case .system, .platform:
             throw APIError.forbidden("operators publish commands with fleet, not through the API")
         }
         guard let doctor = try await services.doctor(body.doctorId, tenant: caller.tenantId) else { throw APIError.notFound("doctor") }
@@ -274,9 +276,16 @@ struct AppointmentRoutes {
         return appointment
     }
 
-    func get(_ context: IngressContext) async throws -> Response {
+    static let reasonParameter = Doc.header("X-Access-Reason", .text(500, minLength: 1), "why (recorded in the audit trail)")
+
+    func get(_ request: Request, _ context: IngressContext) async throws -> Response {
         let caller = try context.requireUser()
-        return try JSONBody.response(try await visibleAppointment(try Path.id(context), to: caller))
+        let reason = try AccessAudit.reason(request, required: false)
+        let appointment = try await visibleAppointment(try Path.id(context), to: caller)
+        try await AccessAudit.record(
+            [AuditSubject(kind: .appointment, id: appointment.id, patientId: appointment.patientId)], action: "GET /v1/appointments/{id}",
+            reason: reason, caller: caller, context: context, services: services)
+        return try JSONBody.response(appointment)
     }
 
     /// `status`, `from`/`to` (ISO-8601 times bounding startsAt), `limit` (1…200) and `offset`.
@@ -288,7 +297,11 @@ struct AppointmentRoutes {
             to: try parameters.instant("to"), limit: try parameters.int("limit", default: 50, in: 1...200),
             offset: try parameters.int("offset", default: 0, in: 0...100_000))
         guard let viewer = AppointmentViewer(role: caller.role, user: caller.id) else { throw APIError.forbidden("no appointments") }
+        let reason = try AccessAudit.reason(request, required: false)
         let page = try await services.appointments.appointments(tenant: caller.tenantId, visibleTo: viewer, query: query)
+        try await AccessAudit.record(
+            page.items.map { AuditSubject(kind: .appointment, id: $0.id, patientId: $0.patientId) }, action: "GET /v1/appointments",
+            reason: reason, caller: caller, context: context, services: services)
         return try JSONBody.response(Page(items: page.items, limit: query.limit, offset: query.offset, total: page.total))
     }
 }

@@ -40,6 +40,13 @@ struct AuthRoutes {
         static let schema = Schema.object([("token", .text(100, minLength: 1))], required: ["token"])
     }
 
+    struct SetPassword: Decodable, Documented {
+        var token: String
+        var password: String
+        static let schema = Schema.object(
+            [("token", .text(100, minLength: 1)), ("password", .text(Passwords.maximumBytes, minLength: 10))], required: ["token", "password"])
+    }
+
     struct RefreshRequest: Decodable, Documented {
         var refreshToken: String
         static let schema = Schema.object([("refreshToken", .text(100, minLength: 1))], required: ["refreshToken"])
@@ -107,6 +114,12 @@ struct AuthRoutes {
                 "Verify the address with the emailed token and sign in", tag: "auth", access: .open, body: TokenBody.self,
                 answers: [Doc.ok(Session.self, "verified and signed in")], errors: [403])
         ) { request, context in try await verifyEmail(request, context) }
+        routes.post(
+            "auth/set-password",
+            Doc(
+                "Set the password of a new account (a clinic's first admin, a platform operator) with the emailed token, and sign in",
+                tag: "auth", access: .open, body: SetPassword.self, answers: [Doc.ok(Session.self, "set and signed in")], errors: [403])
+        ) { request, context in try await setPassword(request, context) }
         routes.post(
             "auth/login",
             Doc(
@@ -212,6 +225,22 @@ struct AuthRoutes {
         }
         services.profileCache.forget(user.id)
         return try JSONBody.response(try await startSession(for: user, request, context, action: "email_verified"))
+    }
+
+    func setPassword(_ request: Request, _ context: IngressContext) async throws -> Response {
+        let body = try await JSONBody.decode(SetPassword.self, from: request, context: context)
+        let token = try Check.line(body.token, field: "token", max: 100)
+        let password = try Check.newPassword(body.password, field: "password")
+        let hash = try await services.passwords.hash(password)
+        guard let user = try await services.identity.redeemEmailToken(token, purpose: .setPassword) else {
+            throw APIError.invalid(field: "token", "is not valid, was used already or has expired")
+        }
+        guard try await services.identity.tenant(user.tenantId)?.isDisabled == false else {
+            throw APIError.forbidden("this clinic's accounts are disabled")
+        }
+        try await services.identity.setPassword(
+            user: user.id, tenant: user.tenantId, hash: hash, audit: AuditEntry("password_set", tenant: user.tenantId, user: user.id))
+        return try JSONBody.response(try await startSession(for: user, request, context, action: "password_set"))
     }
 
     // MARK: - Signing in

@@ -16,11 +16,22 @@ struct DirectoryRoutes {
     ]
     static let maxIntervals = 50
 
+    static let profileProperties: [(String, Schema)] = [
+        ("specialty", .text(100)), ("specialties", .array(.text(100, minLength: 1), maxItems: 10)),
+        ("languages", .array(.string(minLength: 2, maxLength: 35, pattern: "^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$"), maxItems: 10)),
+        ("bio", .text(Check.textLength)), ("location", .text(200)),
+    ]
+
     struct NewDoctor: Decodable, Documented {
         var email: String
         var password: String
         var displayName: String
+        /// One specialty (kept for clients of the first API); `specialties` for several.
         var specialty: String?
+        var specialties: [String]?
+        var languages: [String]?
+        var bio: String?
+        var location: String?
         var timeZone: String
         var slotMinutes: Int?
         var bufferBeforeMinutes: Int?
@@ -30,16 +41,18 @@ struct DirectoryRoutes {
         var requiresConfirmation: Bool?
         var hours: [WeeklyInterval]?
         static let schema = Schema.object(
-            [
-                ("email", .email), ("password", .text(Passwords.maximumBytes, minLength: 10)), ("displayName", .text(200, minLength: 1)),
-                ("specialty", .text(100)),
-            ] + settingsProperties + [("hours", .array(.ref(WeeklyInterval.self), maxItems: maxIntervals))],
+            [("email", .email), ("password", .text(Passwords.maximumBytes, minLength: 10)), ("displayName", .text(200, minLength: 1))]
+                + profileProperties + settingsProperties + [("hours", .array(.ref(WeeklyInterval.self), maxItems: maxIntervals))],
             required: ["email", "password", "displayName", "timeZone"])
     }
 
     struct DoctorChange: Decodable, Documented {
         var displayName: String?
         var specialty: String?
+        var specialties: [String]?
+        var languages: [String]?
+        var bio: String?
+        var location: String?
         var timeZone: String?
         var slotMinutes: Int?
         var bufferBeforeMinutes: Int?
@@ -47,7 +60,7 @@ struct DirectoryRoutes {
         var minimumNoticeMinutes: Int?
         var horizonDays: Int?
         var requiresConfirmation: Bool?
-        static let schema = Schema.object([("displayName", .text(200, minLength: 1)), ("specialty", .text(100))] + settingsProperties)
+        static let schema = Schema.object([("displayName", .text(200, minLength: 1))] + profileProperties + settingsProperties)
     }
 
     struct NewAdmin: Decodable, Documented {
@@ -74,8 +87,12 @@ struct DirectoryRoutes {
         var displayName: String?
         var phone: String?
         var dateOfBirth: String?
+        var preferredLanguage: String?
         static let schema = Schema.object(
-            [("displayName", .text(200, minLength: 1)), ("phone", .text(40)), ("dateOfBirth", .date)])
+            [
+                ("displayName", .text(200, minLength: 1)), ("phone", .text(40)), ("dateOfBirth", .date),
+                ("preferredLanguage", .string(minLength: 2, maxLength: 35, pattern: "^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")),
+            ])
     }
 
     struct Slots: Encodable, Documented {
@@ -91,9 +108,38 @@ struct DirectoryRoutes {
             ], required: ["doctorId", "timeZone", "from", "to", "slots"])
     }
 
+    /// A doctor found by a search, with their first free slot when the search asked for availability.
+    struct DoctorHit: Encodable, Documented {
+        var doctor: Doctor
+        var firstFreeSlot: FreeSlot?
+
+        enum Extra: String, CodingKey { case firstFreeSlot }
+
+        func encode(to encoder: any Encoder) throws {
+            try doctor.encode(to: encoder)
+            var container = encoder.container(keyedBy: Extra.self)
+            try container.encodeIfPresent(firstFreeSlot, forKey: .firstFreeSlot)
+        }
+
+        static let schemaName = "DoctorHit"
+        static var schema: Schema {
+            guard case .object(let properties, let required, _) = Doctor.schema else { return Doctor.schema }
+            return .object(
+                properties + [("firstFreeSlot", .object([("startsAt", .dateTime), ("endsAt", .dateTime)], required: ["startsAt", "endsAt"]))],
+                required: required)
+        }
+    }
+
     struct DoctorList: Encodable, Documented {
-        var items: [Doctor]
-        static let schema = Schema.object([("items", .array(.ref(Doctor.self)))], required: ["items"])
+        var items: [DoctorHit]
+        var total: Int
+        var limit: Int
+        var offset: Int
+        static let schema = Schema.object(
+            [
+                ("items", .array(.ref(DoctorHit.self))), ("total", .integer(minimum: 0)), ("limit", .integer(minimum: 1, maximum: 200)),
+                ("offset", .integer(minimum: 0)),
+            ], required: ["items", "total", "limit", "offset"])
     }
 
     struct PatientList: Encodable, Documented {
@@ -109,9 +155,19 @@ struct DirectoryRoutes {
     func add(to routes: Routes) {
         let id = Doc.path("id")
         let range = [Doc.query("from", .date, required: true), Doc.query("to", .date, required: true)]
-        routes.get("doctors", Doc("The clinic's doctors", tag: "directory", answers: [Doc.ok(DoctorList.self, "the doctors")])) {
-            _, context in try await listDoctors(context)
-        }
+        routes.get(
+            "doctors",
+            Doc(
+                "Find the clinic's doctors: by specialty, language, words of name, specialties and bio, and (with a window of at most 14 days) a free slot in it, with the first",
+                tag: "directory",
+                parameters: [
+                    Doc.query("specialty", .text(100, minLength: 1)), Doc.query("language", .string(minLength: 2, maxLength: 35)),
+                    Doc.query("q", .text(200, minLength: 1), "words of the name, specialties or bio"),
+                    Doc.query("availableFrom", .date, "with availableTo: only doctors with a free slot on these local days"),
+                    Doc.query("availableTo", .date), Doc.query("limit", .integer(minimum: 1, maximum: 200)),
+                    Doc.query("offset", .integer(minimum: 0, maximum: 100_000)),
+                ], answers: [Doc.ok(DoctorList.self, "the doctors")])
+        ) { request, context in try await listDoctors(request, context) }
         routes.post(
             "doctors",
             Doc("Create a doctor (admin)", tag: "directory", body: NewDoctor.self, answers: [Doc.created(Doctor.self)], errors: [403, 409])
@@ -163,13 +219,19 @@ struct DirectoryRoutes {
             "admins",
             Doc("Create an admin (admin)", tag: "directory", body: NewAdmin.self, answers: [Doc.created(User.self)], errors: [403, 409])
         ) { request, context in try await createAdmin(request, context) }
+        let reason = Doc.header("X-Access-Reason", .text(500, minLength: 1), "why (required of admins)")
         routes.get(
             "patients",
-            Doc("Patients (admin: all; doctor: their own)", tag: "directory", answers: [Doc.ok(PatientList.self, "patients")], errors: [403])
-        ) { _, context in try await listPatients(context) }
+            Doc(
+                "Patients (admin: all, with a reason; doctor: their own); audited", tag: "directory", parameters: [reason],
+                answers: [Doc.ok(PatientList.self, "patients")], errors: [403])
+        ) { request, context in try await listPatients(request, context) }
         routes.get(
-            "patients/:id", Doc("A patient", tag: "directory", parameters: [id], answers: [Doc.ok(Patient.self, "the patient")], errors: [404])
-        ) { _, context in try await getPatient(context) }
+            "patients/:id",
+            Doc(
+                "A patient's profile (the patient; their doctors; an admin with a reason); audited", tag: "directory",
+                parameters: [id, reason], answers: [Doc.ok(Patient.self, "the patient")], errors: [404])
+        ) { request, context in try await getPatient(request, context) }
         routes.patch(
             "patients/:id",
             Doc(
@@ -180,9 +242,44 @@ struct DirectoryRoutes {
 
     // MARK: - Doctors
 
-    func listDoctors(_ context: IngressContext) async throws -> Response {
+    /// The longest availability window a search may ask for, and how many doctors it checks.
+    static let maxAvailabilityDays = 14
+    static let maxAvailabilityCandidates = 200
+
+    func listDoctors(_ request: Request, _ context: IngressContext) async throws -> Response {
         let caller = try context.requireUser()
-        return try JSONBody.response(DoctorList(items: try await services.directory.doctors(tenant: caller.tenantId)))
+        let query = QueryParameters(request)
+        var search = DoctorSearch(
+            specialty: try query.string("specialty", max: 100), text: try query.string("q", max: 200),
+            language: try query.string("language", min: 2, max: 35), limit: try query.int("limit", default: 50, in: 1...200),
+            offset: try query.int("offset", default: 0, in: 0...100_000))
+        let from = try query.date("availableFrom", required: false)
+        let to = try query.date("availableTo", required: false)
+        guard (from == nil) == (to == nil) else {
+            throw APIError.malformed(field: from == nil ? "availableFrom" : "availableTo", "availableFrom and availableTo go together")
+        }
+        guard let from, let to else {
+            let page = try await services.directory.searchDoctors(tenant: caller.tenantId, search)
+            return try JSONBody.response(
+                DoctorList(items: page.items.map { DoctorHit(doctor: $0) }, total: page.total, limit: search.limit, offset: search.offset))
+        }
+        guard to >= from else { throw APIError.invalid(field: "availableTo", "must not be before availableFrom") }
+        guard (CalendarDate.dayNumber(to) ?? 0) - (CalendarDate.dayNumber(from) ?? 0) < Self.maxAvailabilityDays else {
+            throw APIError.invalid(field: "availableTo", "the window may span at most \(Self.maxAvailabilityDays) days")
+        }
+        // Availability filters the candidates before paging: look at all of them (up to a bound).
+        let (limit, offset) = (search.limit, search.offset)
+        (search.limit, search.offset) = (Self.maxAvailabilityCandidates, 0)
+        let candidates = try await services.directory.searchDoctors(tenant: caller.tenantId, search).items
+        let now = Date()
+        var available: [DoctorHit] = []
+        for doctor in candidates {
+            let earliest = now.addingTimeInterval(Double(doctor.settings.minimumNoticeMinutes) * 60)
+            let slots = try await services.slots.freeSlots(doctor: doctor.id, from: from, to: to, at: now)
+            if let first = slots.first(where: { $0.startsAt >= earliest }) { available.append(DoctorHit(doctor: doctor, firstFreeSlot: first)) }
+        }
+        return try JSONBody.response(
+            DoctorList(items: Array(available.dropFirst(offset).prefix(limit)), total: available.count, limit: limit, offset: offset))
     }
 
     func getDoctor(_ context: IngressContext) async throws -> Response {
@@ -204,13 +301,16 @@ struct DirectoryRoutes {
         if let problem = settings.problem() { throw APIError.invalid(field: problem.field, problem.reason) }
         let hours = body.hours ?? []
         try Self.check(hours)
-        let specialty = try Check.optionalLine(body.specialty, field: "specialty", max: 100)
         let account = NewAccount(
             tenantId: caller.tenantId, email: email, passwordHash: try await services.passwords.hash(password), role: .doctor,
             displayName: displayName, emailVerified: true)
+        var profile = Doctor(id: account.id, tenantId: caller.tenantId, displayName: displayName, settings: settings)
+        try Self.apply(
+            specialty: body.specialty, specialties: body.specialties, languages: body.languages, bio: body.bio, location: body.location,
+            to: &profile)
         do {
             let doctor = try await services.directory.createDoctor(
-                account, specialty: specialty, settings: settings, hours: hours,
+                account, profile: profile, hours: hours,
                 audit: AuditEntry("doctor_created", tenant: caller.tenantId, user: caller.id, details: ["doctor": "\(account.id)"]))
             return try JSONBody.response(status: .created, doctor)
         } catch ClinicStoreError.emailTaken {
@@ -225,7 +325,9 @@ struct DirectoryRoutes {
         try Self.requireSelfOrAdmin(caller, id)
         let body = try await JSONBody.decode(DoctorChange.self, from: request, context: context)
         if let name = body.displayName { doctor.displayName = try Check.line(name, field: "displayName") }
-        if let specialty = body.specialty { doctor.specialty = try Check.optionalLine(specialty, field: "specialty", max: 100) }
+        try Self.apply(
+            specialty: body.specialty, specialties: body.specialties, languages: body.languages, bio: body.bio, location: body.location,
+            to: &doctor)
         var settings = doctor.settings
         if let value = body.timeZone { settings.timeZone = try Check.line(value, field: "timeZone", max: 64) }
         if let value = body.slotMinutes { settings.slotMinutes = value }
@@ -328,16 +430,26 @@ struct DirectoryRoutes {
 
     // MARK: - Patients
 
-    /// Admins see every patient of the tenant; doctors those with an appointment with them.
-    func listPatients(_ context: IngressContext) async throws -> Response {
+    /// Admins see every patient of the tenant (saying why); doctors those with an appointment with them.
+    func listPatients(_ request: Request, _ context: IngressContext) async throws -> Response {
         let caller = try context.requireRole(.admin, .doctor)
+        let reason = try AccessAudit.reason(request, required: caller.role == .admin)
         let only = caller.role == .admin ? nil : try await services.appointments.patients(ofDoctor: caller.id, tenant: caller.tenantId)
-        return try JSONBody.response(PatientList(items: try await services.directory.patients(tenant: caller.tenantId, only: only)))
+        let patients = try await services.directory.patients(tenant: caller.tenantId, only: only)
+        try await AccessAudit.record(
+            patients.map { AuditSubject(kind: .patient, id: $0.id, patientId: $0.id) }, action: "GET /v1/patients", reason: reason,
+            caller: caller, context: context, services: services)
+        return try JSONBody.response(PatientList(items: patients))
     }
 
-    func getPatient(_ context: IngressContext) async throws -> Response {
+    func getPatient(_ request: Request, _ context: IngressContext) async throws -> Response {
         let caller = try context.requireUser()
-        return try JSONBody.response(try await visiblePatient(try Path.id(context), to: caller))
+        let reason = try AccessAudit.reason(request, required: caller.role == .admin)
+        let patient = try await visiblePatient(try Path.id(context), to: caller)
+        try await AccessAudit.record(
+            [AuditSubject(kind: .patient, id: patient.id, patientId: patient.id)], action: "GET /v1/patients/{id}", reason: reason,
+            caller: caller, context: context, services: services)
+        return try JSONBody.response(patient)
     }
 
     func updatePatient(_ request: Request, _ context: IngressContext) async throws -> Response {
@@ -355,6 +467,7 @@ struct DirectoryRoutes {
             }
             patient.dateOfBirth = date
         }
+        if let language = body.preferredLanguage { patient.preferredLanguage = try Check.languageTag(language, field: "preferredLanguage") }
         try await services.directory.updatePatient(patient)
         return try JSONBody.response(patient)
     }
@@ -366,7 +479,7 @@ struct DirectoryRoutes {
         case .admin: visible = true
         case .patient: visible = caller.id == id
         case .doctor: visible = try await services.appointments.patients(ofDoctor: caller.id, tenant: caller.tenantId).contains(id)
-        case .system: visible = false
+        case .system, .platform: visible = false
         }
         guard visible, let patient = try await services.directory.patient(id, tenant: caller.tenantId) else {
             throw APIError.notFound("patient")
@@ -379,6 +492,23 @@ struct DirectoryRoutes {
     func doctor(_ id: UUID, tenant: UUID) async throws -> Doctor {
         guard let doctor = try await services.directory.doctor(id, tenant: tenant) else { throw APIError.notFound("doctor") }
         return doctor
+    }
+
+    /// The profile fields of a doctor that a request gives (the others stay as they are).
+    static func apply(
+        specialty: String?, specialties: [String]?, languages: [String]?, bio: String?, location: String?, to doctor: inout Doctor
+    ) throws {
+        if let specialty { doctor.specialties = [try Check.line(specialty, field: "specialty", max: 100)] }
+        if let specialties {
+            guard specialties.count <= 10 else { throw APIError.invalid(field: "specialties", "at most 10") }
+            doctor.specialties = try specialties.enumerated().map { try Check.line($1, field: "specialties[\($0)]", max: 100) }
+        }
+        if let languages {
+            guard languages.count <= 10 else { throw APIError.invalid(field: "languages", "at most 10") }
+            doctor.languages = try languages.enumerated().map { try Check.languageTag($1, field: "languages[\($0)]") }
+        }
+        if let bio { doctor.bio = try Check.optionalText(bio, field: "bio") }
+        if let location { doctor.location = try Check.optionalLine(location, field: "location", max: 200) }
     }
 
     static func requireSelfOrAdmin(_ caller: AuthenticatedUser, _ id: UUID) throws {
@@ -407,9 +537,11 @@ extension Doctor: Documented {
     static var schema: Schema {
         .object(
             [
-                ("id", .uuid), ("tenantId", .uuid), ("displayName", .string(maxLength: 200)), ("specialty", .string(maxLength: 100)),
+                ("id", .uuid), ("tenantId", .uuid), ("displayName", .string(maxLength: 200)),
+                ("specialties", .array(.string(maxLength: 100))), ("languages", .array(.string(maxLength: 35))), ("bio", .string()),
+                ("location", .string(maxLength: 200)),
                 ("settings", .object(DirectoryRoutes.settingsProperties, required: DirectoryRoutes.settingsProperties.map(\.0))),
-            ], required: ["id", "tenantId", "displayName", "settings"])
+            ], required: ["id", "tenantId", "displayName", "specialties", "languages", "settings"])
     }
 }
 
@@ -418,7 +550,7 @@ extension Patient: Documented {
         .object(
             [
                 ("id", .uuid), ("tenantId", .uuid), ("displayName", .string(maxLength: 200)), ("email", .email),
-                ("phone", .string(maxLength: 40)), ("dateOfBirth", .date),
+                ("phone", .string(maxLength: 40)), ("dateOfBirth", .date), ("preferredLanguage", .string(maxLength: 35)),
             ], required: ["id", "tenantId", "displayName"])
     }
 }

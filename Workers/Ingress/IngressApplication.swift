@@ -1,4 +1,5 @@
 import Analytics
+import Audit
 import Booking
 import Clinic
 import Contracts
@@ -32,6 +33,8 @@ public enum IngressApplication {
         AppointmentRoutes(services: services).add(to: v1)
         NotificationRoutes(services: services).add(to: v1)
         AnalyticsRoutes(services: services).add(to: v1)
+        AuditRoutes(services: services).add(to: v1)
+        TenantRoutes(services: services).add(to: v1)
         let root = Routes(group: router.group(""), prefix: "", table: table)
         VerificationPage(services: services).add(to: root)
         OperationsRoutes(services: services, table: table).add(to: root)
@@ -180,7 +183,8 @@ public struct IngressProgram {
         // Any event of a doctor may free or take one of their slots (the key says whose).
         feed.subscribe { event in if let doctor = event.doctorId { slots.forget(doctor: doctor) } }
         let services = IngressServices(
-            identity: PostgresIdentityStore(pool: pool), sessions: PostgresSessionStore(pool: pool),
+            identity: PostgresIdentityStore(pool: pool), tenants: PostgresTenantAdministration(pool: pool),
+            audit: PostgresAuditTrail(pool: pool), sessions: PostgresSessionStore(pool: pool),
             directory: PostgresDirectoryStore(pool: pool), idempotency: PostgresIdempotencyStore(pool: pool), issuedCommands: issued,
             appointments: PostgresAppointmentReads(pool: pool), outcomes: PostgresCommandOutcomes(pool: pool),
             notifications: PostgresNotificationInbox(pool: pool), analytics: PostgresAnalyticsReports(pool: pool),

@@ -1,4 +1,5 @@
 import Analytics
+import Audit
 import Booking
 import Clinic
 import Contracts
@@ -11,6 +12,8 @@ import Prometheus
 /// Kafka (`IngressProgram`), route tests wire in-memory stores.
 public struct IngressServices: Sendable {
     public var identity: any IdentityStore
+    public var tenants: any TenantAdministration
+    public var audit: any AuditTrail
     public var sessions: any SessionStore
     public var directory: any DirectoryStore
     public var idempotency: any IdempotencyStore
@@ -38,13 +41,15 @@ public struct IngressServices: Sendable {
     let decoyHash: String
 
     public init(
-        identity: any IdentityStore, sessions: any SessionStore, directory: any DirectoryStore, idempotency: any IdempotencyStore,
+        identity: any IdentityStore, tenants: any TenantAdministration, audit: any AuditTrail, sessions: any SessionStore, directory: any DirectoryStore, idempotency: any IdempotencyStore,
         issuedCommands: any IssuedCommandLog, appointments: any AppointmentReads, outcomes: any CommandOutcomes,
         notifications: any NotificationInbox, analytics: any AnalyticsReports, slots: any SlotFinder, outbox: any MessageOutbox,
         tokens: AccessTokens, passwords: Passwords, databaseCheck: @escaping @Sendable () async -> Result<Void, any Error>,
         settings: IngressSettings, metrics: PrometheusCollectorRegistry, logger: Logger
     ) {
         self.identity = identity
+        self.tenants = tenants
+        self.audit = audit
         self.sessions = sessions
         self.directory = directory
         self.idempotency = idempotency

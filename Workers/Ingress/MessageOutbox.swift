@@ -15,6 +15,8 @@ public struct OutboxUnavailable: Error, CustomStringConvertible, Sendable {
 public protocol MessageOutbox: Sendable {
     func publish(command: Envelope<some MessagePayload>, doctor: UUID) async throws
     func publish(accountEmail: Envelope<AccountEmailRequested>) async throws
+    /// A read of health data, for the audit trail (keyed by tenant).
+    func publish(audit: Envelope<HealthDataAccessed>) async throws
     /// Whether the broker knows the commands topic (for readiness).
     func isReady() async -> Result<Void, any Error>
 }
@@ -24,12 +26,14 @@ public struct KafkaOutbox: MessageOutbox {
     let admin: KafkaAdmin
     let commandsTopic: String
     let emailTopic: String
+    let auditTopic: String
 
     public init(producer: KafkaProducer, admin: KafkaAdmin, namespace: FleetNamespace) {
         self.producer = producer
         self.admin = admin
         commandsTopic = namespace.topicName(Topics.appointmentCommands.name)
         emailTopic = namespace.topicName(Topics.notificationEmail.name)
+        auditTopic = namespace.topicName(Topics.auditEvents.name)
     }
 
     public func publish(command: Envelope<some MessagePayload>, doctor: UUID) async throws {
@@ -44,6 +48,13 @@ public struct KafkaOutbox: MessageOutbox {
             ProducerRecord(
                 topic: emailTopic, key: accountEmail.payload.recipient.userId.canonical,
                 value: try accountEmail.encoded(), headers: [KafkaHeader(HeaderName.correlationId, accountEmail.correlationId)]))
+    }
+
+    public func publish(audit: Envelope<HealthDataAccessed>) async throws {
+        try await send(
+            ProducerRecord(
+                topic: auditTopic, key: audit.tenantId.canonical, value: try audit.encoded(),
+                headers: [KafkaHeader(HeaderName.correlationId, audit.correlationId)]))
     }
 
     private func send(_ record: ProducerRecord) async throws {

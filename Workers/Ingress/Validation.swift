@@ -65,6 +65,16 @@ enum Check {
         scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format && scalar.value == 0xFEFF
     }
 
+    /// A BCP 47 language tag as people write it: `en`, `de-CH`, `zh-Hant`.
+    static func languageTag(_ value: String, field: String) throws -> String {
+        let parts = value.split(separator: "-", omittingEmptySubsequences: false)
+        guard (2...35).contains(value.count), let first = parts.first, (2...8).contains(first.count),
+            first.allSatisfy({ $0.isASCII && $0.isLetter }),
+            parts.dropFirst().allSatisfy({ (1...8).contains($0.count) && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) } })
+        else { throw APIError.invalid(field: field, "must be a language tag such as en or de-CH") }
+        return value
+    }
+
     /// A password as typed at sign-in: it is only compared, but never with bytes no password can have.
     static func presentedPassword(_ value: String, field: String = "password") throws -> String {
         guard value.utf8.count <= 1_024 else { throw APIError.invalid(field: field, "must be at most 1024 bytes") }
@@ -129,10 +139,10 @@ struct QueryParameters {
         func get(_ name: String) -> String? { request.uri.queryParameters.get(name) }
     }
 
-    func string(_ name: String, max: Int = 200) throws -> String? {
+    func string(_ name: String, min: Int = 1, max: Int = 200) throws -> String? {
         guard let value = values.get(name) else { return nil }
-        guard value.unicodeScalars.count <= max, !value.unicodeScalars.contains(where: Check.isControl) else {
-            throw APIError.malformed(field: name, "query parameter '\(name)' must be at most \(max) printable characters")
+        guard (min...max).contains(value.unicodeScalars.count), !value.unicodeScalars.contains(where: Check.isControl) else {
+            throw APIError.malformed(field: name, "query parameter '\(name)' must be \(min) to \(max) printable characters")
         }
         return value
     }
@@ -162,6 +172,14 @@ struct QueryParameters {
                 field: name, "query parameter '\(name)' must be one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return value
+    }
+
+    func uuid(_ name: String) throws -> UUID? {
+        guard let text = values.get(name) else { return nil }
+        guard text.count == 36, let id = UUID(uuidString: text) else {
+            throw APIError.malformed(field: name, "query parameter '\(name)' must be a UUID")
+        }
+        return id
     }
 
     /// An ISO-8601 time between 2000 and 2199.

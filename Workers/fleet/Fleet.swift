@@ -14,7 +14,10 @@ struct Fleet: AsyncParsableCommand {
             Configuration comes from config/<CAREFLEET_ENV>.conf (default dev), overridden by \
             CAREFLEET_* environment variables.
             """,
-        subcommands: [Migrate.self, Topics.self, Publish.self, Lag.self, DeadLetters.self, Seed.self, AnalyticsCommand.self, Bench.self])
+        subcommands: [
+            Migrate.self, Topics.self, Publish.self, Lag.self, DeadLetters.self, Seed.self, TenantsCommand.self,
+            PlatformOperatorsCommand.self, AnalyticsCommand.self, Bench.self,
+        ])
 }
 
 /// Options every subcommand shares.

@@ -19,7 +19,7 @@ struct Seed: AsyncParsableCommand {
         var email: String
         var name: String
         var role: Role
-        var doctor: (specialty: String, settings: DoctorSettings, hours: [WeeklyInterval])?
+        var doctor: (profile: (specialties: [String], languages: [String], bio: String, location: String), settings: DoctorSettings, hours: [WeeklyInterval])?
     }
 
     static func weekdays(_ days: ClosedRange<Int>, _ intervals: [(String, String)]) -> [WeeklyInterval] {
@@ -33,16 +33,18 @@ struct Seed: AsyncParsableCommand {
 
     static let accounts = [
         Account(email: "admin@demo.carefleet.test", name: "Demo Admin", role: .admin, doctor: nil),
+        // Dr. Lovelace sees patients every day, so the README's walk-through works on any day it is run.
         Account(
             email: "ada@demo.carefleet.test", name: "Dr. Ada Lovelace", role: .doctor,
             doctor: (
-                "General practice", DoctorSettings(timeZone: "Europe/Berlin", slotMinutes: 30, bufferAfterMinutes: 5, minimumNoticeMinutes: 60),
-                weekdays(1...5, [("09:00", "12:00"), ("13:00", "17:00")])
+                (["General practice"], ["en", "de"], "Family doctor with a soft spot for analytical engines.", "Demo Clinic, Berlin"),
+                DoctorSettings(timeZone: "Europe/Berlin", slotMinutes: 30, bufferAfterMinutes: 5, minimumNoticeMinutes: 60),
+                weekdays(1...7, [("09:00", "12:00"), ("13:00", "17:00")])
             )),
         Account(
             email: "grace@demo.carefleet.test", name: "Dr. Grace Hopper", role: .doctor,
             doctor: (
-                "Cardiology",
+                (["Cardiology"], ["en"], "Cardiologist; debugs hearts and compilers alike.", "Demo Clinic, New York"),
                 DoctorSettings(timeZone: "America/New_York", slotMinutes: 20, minimumNoticeMinutes: 120, requiresConfirmation: true),
                 weekdays(1...4, [("08:00", "14:00")])
             )),
@@ -69,8 +71,10 @@ struct Seed: AsyncParsableCommand {
                 emailVerified: true)
             let audit = AuditEntry("seeded", tenant: Self.tenant, user: nil, details: ["account": "\(new.id)"])
             if let doctor = account.doctor {
-                _ = try await directory.createDoctor(
-                    new, specialty: doctor.specialty, settings: doctor.settings, hours: doctor.hours, audit: audit)
+                let profile = Doctor(
+                    id: new.id, tenantId: Self.tenant, displayName: account.name, specialties: doctor.profile.specialties,
+                    languages: doctor.profile.languages, bio: doctor.profile.bio, location: doctor.profile.location, settings: doctor.settings)
+                _ = try await directory.createDoctor(new, profile: profile, hours: doctor.hours, audit: audit)
             } else {
                 _ = try await identity.createAccount(new, audit: audit)
             }
