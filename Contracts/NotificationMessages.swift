@@ -138,3 +138,51 @@ extension Role {
         }
     }
 }
+
+// Messages on `notifications.inapp`, keyed by recipient user id: an in-app notification the
+// notification worker stored, published after its transaction committed, so that every copy of
+// the ingress can push it to its recipient's open event streams.
+
+public struct InAppNotificationCreated: MessagePayload {
+    public static let messageType = "notification.in_app_created"
+    public static let version = 1
+    public var notificationId: UUID
+    public var recipientId: UUID
+    public var kind: NotificationKind
+    public var title: String
+    public var body: String
+    public var appointmentId: UUID?
+    public var createdAt: Date
+
+    public init(
+        notificationId: UUID, recipientId: UUID, kind: NotificationKind, title: String, body: String, appointmentId: UUID?, createdAt: Date
+    ) {
+        self.notificationId = notificationId
+        self.recipientId = recipientId
+        self.kind = kind
+        self.title = title
+        self.body = body
+        self.appointmentId = appointmentId
+        self.createdAt = createdAt
+    }
+}
+
+/// `notifications.inapp`
+public enum InAppNotificationMessage: TopicMessage, Equatable {
+    case created(InAppNotificationCreated)
+
+    public static let payloadTypes: [any MessagePayload.Type] = [InAppNotificationCreated.self]
+
+    public init(payload: any MessagePayload) throws(ContractError) {
+        switch payload {
+        case let created as InAppNotificationCreated: self = .created(created)
+        default: throw .unknownType(type(of: payload).messageType)
+        }
+    }
+
+    public var payload: any MessagePayload {
+        switch self {
+        case .created(let created): created
+        }
+    }
+}

@@ -22,8 +22,10 @@ public enum Topics {
     public static let notificationEmail = TopicSpec(name: "notifications.email", partitions: 6)
     /// Reads of health data, keyed by tenant id, for the audit trail.
     public static let auditEvents = TopicSpec(name: "audit.events", partitions: 6)
+    /// In-app notifications as they are stored, keyed by recipient, for the ingress's event streams.
+    public static let inAppNotifications = TopicSpec(name: "notifications.inapp", partitions: 6)
 
-    public static let sources = [appointmentCommands, appointmentEvents, notificationEmail, auditEvents]
+    public static let sources = [appointmentCommands, appointmentEvents, notificationEmail, auditEvents, inAppNotifications]
 
     /// Every topic the fleet uses: the sources, and each group's retry and dead-letter topics.
     public static var all: [TopicSpec] { FleetNamespace.none.allTopics }
@@ -35,6 +37,7 @@ public enum Catalogs {
     public static let appointmentEvents = MessageCatalog(AppointmentEvent.payloadTypes)
     public static let notificationEmail = MessageCatalog(NotificationEmail.payloadTypes)
     public static let auditEvents = MessageCatalog(AuditEvent.payloadTypes)
+    public static let inAppNotifications = MessageCatalog(InAppNotificationMessage.payloadTypes)
 
     public static func forTopic(_ name: String) -> MessageCatalog? {
         switch name {
@@ -42,6 +45,7 @@ public enum Catalogs {
         case Topics.appointmentEvents.name: appointmentEvents
         case Topics.notificationEmail.name: notificationEmail
         case Topics.auditEvents.name: auditEvents
+        case Topics.inAppNotifications.name: inAppNotifications
         default: nil
         }
     }

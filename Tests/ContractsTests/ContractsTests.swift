@@ -25,7 +25,7 @@ struct ContractsTests {
         #expect(
             Self.fixtureNames.count
                 == AppointmentCommand.payloadTypes.count + AppointmentEvent.payloadTypes.count
-                + NotificationEmail.payloadTypes.count + AuditEvent.payloadTypes.count)
+                + NotificationEmail.payloadTypes.count + AuditEvent.payloadTypes.count + InAppNotificationMessage.payloadTypes.count)
     }
 
     /// The topic enums and the decoders list the same types: every fixture of a topic decodes
@@ -39,6 +39,9 @@ struct ContractsTests {
             let command = try AppointmentCommand(decoded)
             #expect(type(of: command.payload).messageType == decoded.metadata.type)
             #expect(command.doctorId.uuidString.lowercased() == "1a2b3c4d-0000-4000-8000-000000000001")
+        } else if name.hasPrefix("inapp.") {
+            let decoded = try Catalogs.inAppNotifications.decode(data)
+            #expect(type(of: try InAppNotificationMessage(decoded).payload).messageType == decoded.metadata.type)
         } else if name.hasPrefix("audit.") {
             let decoded = try Catalogs.auditEvents.decode(data)
             let event = try AuditEvent(decoded)
@@ -55,7 +58,7 @@ struct ContractsTests {
             #expect(event.doctorId.uuidString.lowercased() == "1a2b3c4d-0000-4000-8000-000000000001")
         }
         let types = AppointmentCommand.payloadTypes + AppointmentEvent.payloadTypes + NotificationEmail.payloadTypes
-            + AuditEvent.payloadTypes
+            + AuditEvent.payloadTypes + InAppNotificationMessage.payloadTypes
         #expect(Set(types.map { "\($0.messageType)/\($0.version)" }).count == types.count, "no type twice")
     }
 
@@ -101,7 +104,10 @@ struct ContractsTests {
         let catalog =
             name.hasPrefix("command.")
             ? Catalogs.appointmentCommands
-            : name.hasPrefix("email.") ? Catalogs.notificationEmail : name.hasPrefix("audit.") ? Catalogs.auditEvents : Catalogs.appointmentEvents
+            : name.hasPrefix("email.")
+                ? Catalogs.notificationEmail
+                : name.hasPrefix("audit.")
+                    ? Catalogs.auditEvents : name.hasPrefix("inapp.") ? Catalogs.inAppNotifications : Catalogs.appointmentEvents
         let decoded = try catalog.decode(data)
         let reencoded = try decoded.encoded()
         #expect(try Self.canonical(reencoded) == Self.canonical(data))

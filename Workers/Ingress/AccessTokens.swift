@@ -10,12 +10,15 @@ public struct AuthenticatedUser: Sendable, Equatable {
     public var role: Role
     /// The session the token was issued for: revoking it refuses the token at once.
     public var sessionId: UUID
+    /// When the token expires (a stream opened with it ends then).
+    public var expiresAt: Date
 
-    public init(id: UUID, tenantId: UUID, role: Role, sessionId: UUID) {
+    public init(id: UUID, tenantId: UUID, role: Role, sessionId: UUID, expiresAt: Date = .distantFuture) {
         self.id = id
         self.tenantId = tenantId
         self.role = role
         self.sessionId = sessionId
+        self.expiresAt = expiresAt
     }
 
     public var principal: Principal { Principal(role: role, userId: id) }
@@ -128,7 +131,7 @@ public final class AccessTokens: Sendable {
         guard let id = UUID(uuidString: claims.sub.value), let tenant = UUID(uuidString: claims.tid),
             let role = Role(rawValue: claims.role), role != .system, let session = UUID(uuidString: claims.sid)
         else { throw .malformed }
-        let user = AuthenticatedUser(id: id, tenantId: tenant, role: role, sessionId: session)
+        let user = AuthenticatedUser(id: id, tenantId: tenant, role: role, sessionId: session, expiresAt: claims.exp.value)
         verified.withLock { cache in
             if cache.byToken.count >= VerifiedTokens.capacity {
                 // Forget the expired first; if the cache is full of live tokens, start afresh.

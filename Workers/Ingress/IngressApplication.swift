@@ -32,6 +32,7 @@ public enum IngressApplication {
         DirectoryRoutes(services: services).add(to: v1)
         AppointmentRoutes(services: services).add(to: v1)
         NotificationRoutes(services: services).add(to: v1)
+        EventStreamRoutes(services: services).add(to: v1)
         AnalyticsRoutes(services: services).add(to: v1)
         AuditRoutes(services: services).add(to: v1)
         TenantRoutes(services: services).add(to: v1)
@@ -182,7 +183,7 @@ public struct IngressProgram {
         let feed = EventFeed(kafka: kafka, namespace: namespace, logger: logger)
         // Any event of a doctor may free or take one of their slots (the key says whose).
         feed.subscribe { event in if let doctor = event.doctorId { slots.forget(doctor: doctor) } }
-        let services = IngressServices(
+        var services = IngressServices(
             identity: PostgresIdentityStore(pool: pool), tenants: PostgresTenantAdministration(pool: pool),
             audit: PostgresAuditTrail(pool: pool), sessions: PostgresSessionStore(pool: pool),
             directory: PostgresDirectoryStore(pool: pool), idempotency: PostgresIdempotencyStore(pool: pool), issuedCommands: issued,
@@ -197,12 +198,18 @@ public struct IngressProgram {
                     return .failure(error)
                 }
             }, settings: settings, metrics: metrics, logger: logger)
+        let streams = EventStreamHub(feed: feed, revoked: services.revoked, logger: logger)
+        services.streams = streams
+        let (revoked, activity) = (services.revoked, services.activity)
         let tasks: [any Service] = [
             feed,
-            PeriodicTask("refreshing revoked sessions", every: try config.duration("auth.revocation.refresh", default: .seconds(1)), logger: logger) {
-                try await services.revoked.refresh()
+            PeriodicTask("event stream heartbeats", every: try config.duration("ingress.streams.heartbeat", default: .seconds(15)), logger: logger) {
+                streams.heartbeat()
             },
-            PeriodicTask("recording session activity", every: .seconds(30), logger: logger) { try await services.activity.flush() },
+            PeriodicTask("refreshing revoked sessions", every: try config.duration("auth.revocation.refresh", default: .seconds(1)), logger: logger) {
+                try await revoked.refresh()
+            },
+            PeriodicTask("recording session activity", every: .seconds(30), logger: logger) { try await activity.flush() },
             PeriodicTask("recording issued commands", every: .milliseconds(100), logger: logger) { try await issued.flush() },
         ]
         return IngressProgram(

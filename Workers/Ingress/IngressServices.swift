@@ -32,6 +32,8 @@ public struct IngressServices: Sendable {
     public var doctorCache: ExpiringCache<UUID, Doctor>
     /// Profiles as `GET /v1/auth/me` shows them.
     public var profileCache: ExpiringCache<UUID, User>
+    /// The open event streams (nil where no event feed runs, e.g. route tests).
+    public var streams: EventStreamHub?
     /// Whether the database answers (for readiness).
     public var databaseCheck: @Sendable () async -> Result<Void, any Error>
     public var settings: IngressSettings

@@ -9,105 +9,234 @@ import Runtime
 /// writes one email request per recipient who wants email, and keeps the reminder schedule.
 /// Idempotent without skipping anything: notifications are unique per (event, recipient) and
 /// email requests carry the key `<event id>:<recipient id>`, which the email worker sends once.
-public struct NotificationHandler: MessageHandler {
+///
+/// A batch of events costs a fixed number of round trips: two lookups, one transaction of three
+/// statements (notifications, reminders, preferences) and one wait for all the broker's
+/// acknowledgements. That is what lets it keep up with the booking worker, which decides in
+/// batches too. When a batch fails, its events are handled one by one, so that only the event
+/// at fault takes the retry ladder.
+public struct NotificationHandler: BatchMessageHandler {
     public let pool: PostgresPool
     public let producer: KafkaProducer
     /// `notifications.email` in the fleet's namespace.
     public let emailTopic: String
+    /// `notifications.inapp` in the fleet's namespace: each stored notification, for live streams.
+    public let inAppTopic: String
     public let reminders: ReminderSchedule
+    public let maxBatchSize: Int
     let logger: Logger
 
-    public init(pool: PostgresPool, producer: KafkaProducer, emailTopic: String, reminders: ReminderSchedule, logger: Logger) {
+    public init(
+        pool: PostgresPool, producer: KafkaProducer, emailTopic: String, inAppTopic: String, reminders: ReminderSchedule,
+        maxBatchSize: Int = 200, logger: Logger
+    ) {
         self.pool = pool
         self.producer = producer
         self.emailTopic = emailTopic
+        self.inAppTopic = inAppTopic
         self.reminders = reminders
+        self.maxBatchSize = max(1, maxBatchSize)
         self.logger = logger
     }
 
-    public func handle(_ message: IncomingMessage) async throws {
-        guard var plan = NotificationPlan.plan(for: message.decoded) else { return }
-        let metadata = message.metadata
-        let directory = AppointmentDirectory(pool: pool)
-        if plan.patientId == nil {
-            plan.patientId = try await directory.patient(ofAppointment: plan.appointmentId, tenant: metadata.tenantId)
-        }
-        guard let people = try await directory.people(doctor: plan.doctorId, patient: plan.patientId, tenant: metadata.tenantId)
-        else {
-            logger.warning("notification skipped: doctor or patient unknown", metadata: ["event": "\(metadata.id)"])
-            return
-        }
-        let summary = AppointmentSummary(
-            appointmentId: plan.appointmentId, doctorId: plan.doctorId, doctorName: people.doctor.name,
-            patientId: people.patient.userId, patientName: people.patient.name, startsAt: plan.startsAt ?? metadata.occurredAt,
-            endsAt: plan.endsAt ?? plan.startsAt ?? metadata.occurredAt, timeZone: people.timeZone,
-            status: plan.status ?? .pending, sequence: plan.sequence)
-        let recipients = plan.audience.map { $0 == .doctor ? people.doctor : people.patient }
-        let source = metadata.id.uuidString.lowercased()
-
-        let emailRecipients: [EmailRecipient] = try await pool.transaction { connection in
-            for recipient in recipients {
-                let text = NotificationPlan.text(
-                    plan.kind, for: recipient.role, summary: summary, changedBy: plan.changedBy,
-                    previousStartsAt: plan.previousStartsAt, declineReason: plan.declineReason)
-                try await Inbox.store(
-                    source: source, recipient: recipient.userId, tenant: metadata.tenantId, kind: plan.kind,
-                    appointment: plan.appointmentId, title: text.title, body: text.body, on: connection)
+    public func handle(batch: [IncomingMessage]) async -> [Result<Void, any Error>] {
+        do {
+            try await notify(batch)
+            return batch.map { _ in .success(()) }
+        } catch {
+            guard batch.count > 1 else { return [.failure(error)] }
+            logger.info("a notification batch failed; handling its events one by one", metadata: ["error": "\(error)"])
+            var results: [Result<Void, any Error>] = []
+            for message in batch {
+                do {
+                    try await notify([message])
+                    results.append(.success(()))
+                } catch {
+                    results.append(.failure(error))
+                }
             }
-            try await reminders.update(for: plan, summary: summary, tenant: metadata.tenantId, on: connection)
-            return try await Inbox.wantingEmail(recipients, on: connection)
+            return results
         }
-        let requests = emailRecipients.map { recipient in
-            EmailRequested(
-                idempotencyKey: "\(source):\(recipient.userId.uuidString.lowercased())", kind: plan.kind, recipient: recipient,
-                appointment: summary, changedBy: plan.changedBy, previousStartsAt: plan.previousStartsAt,
-                declineReason: plan.declineReason)
-        }
-        try await EmailRequests.publish(requests, causedBy: message.decoded.metadata, to: emailTopic, with: producer)
     }
+
+    /// One event's notifications: its plan with the names and addresses filled in.
+    struct Notice {
+        var metadata: EnvelopeMetadata
+        var plan: NotificationPlan
+        var summary: AppointmentSummary
+        var recipients: [EmailRecipient]
+        var source: String { metadata.id.canonical }
+    }
+
+    func notify(_ messages: [IncomingMessage]) async throws {
+        let notices = try await prepare(messages)
+        guard !notices.isEmpty else { return }
+        let drafts = notices.flatMap { notice in
+            notice.recipients.map { recipient in
+                let text = NotificationPlan.text(
+                    notice.plan.kind, for: recipient.role, summary: notice.summary, changedBy: notice.plan.changedBy,
+                    previousStartsAt: notice.plan.previousStartsAt, declineReason: notice.plan.declineReason)
+                return InboxDraft(
+                    source: notice.source, recipient: recipient.userId, tenant: notice.metadata.tenantId, kind: notice.plan.kind,
+                    appointment: notice.plan.appointmentId, title: text.title, body: text.body)
+            }
+        }
+        let (stored, emailAllowed) = try await pool.transaction { connection in
+            let stored = try await Inbox.store(drafts, on: connection)
+            try await reminders.update(notices.map { ($0.plan, $0.summary, $0.metadata.tenantId) }, on: connection)
+            let allowed = try await Inbox.wantingEmail(Set(notices.flatMap { $0.recipients.map(\.userId) }), on: connection)
+            return (stored, allowed)
+        }
+        var records: [ProducerRecord] = []
+        for notice in notices {
+            let mine = notice.recipients.compactMap { stored[InboxKey(source: notice.source, recipient: $0.userId)] }
+            records += try Inbox.announcements(mine, causedBy: notice.metadata, to: inAppTopic)
+            let requests = notice.recipients.filter { emailAllowed.contains($0.userId) }.map { recipient in
+                EmailRequested(
+                    idempotencyKey: "\(notice.source):\(recipient.userId.canonical)", kind: notice.plan.kind, recipient: recipient,
+                    appointment: notice.summary, changedBy: notice.plan.changedBy, previousStartsAt: notice.plan.previousStartsAt,
+                    declineReason: notice.plan.declineReason)
+            }
+            records += try EmailRequests.records(requests, causedBy: notice.metadata, to: emailTopic)
+        }
+        try await producer.sendAll(records)
+    }
+
+    /// Plans the events and looks up, in two queries for the whole batch, the patients of
+    /// declines that do not name one and everyone's names and addresses.
+    func prepare(_ messages: [IncomingMessage]) async throws -> [Notice] {
+        var planned: [(EnvelopeMetadata, NotificationPlan)] = []
+        for message in messages {
+            if let plan = NotificationPlan.plan(for: try AppointmentEvent(message.decoded)) {
+                planned.append((message.decoded.metadata, plan))
+            }
+        }
+        guard !planned.isEmpty else { return [] }
+        let directory = AppointmentDirectory(pool: pool)
+        let unknownPatients = planned.filter { $0.1.patientId == nil }.map { $0.1.appointmentId }
+        let patients = try await directory.patients(ofAppointments: unknownPatients)
+        for index in planned.indices where planned[index].1.patientId == nil {
+            let (metadata, plan) = planned[index]
+            if let owner = patients[plan.appointmentId], owner.tenant == metadata.tenantId { planned[index].1.patientId = owner.patient }
+        }
+        let people = try await directory.people(planned.flatMap { [$0.1.doctorId, $0.1.patientId].compactMap { $0 } })
+        var notices: [Notice] = []
+        for (metadata, plan) in planned {
+            guard let patientId = plan.patientId, let doctor = people[plan.doctorId], let patient = people[patientId],
+                doctor.tenant == metadata.tenantId, patient.tenant == metadata.tenantId
+            else {
+                logger.warning("notification skipped: doctor or patient unknown", metadata: ["event": "\(metadata.id)"])
+                continue
+            }
+            let summary = AppointmentSummary(
+                appointmentId: plan.appointmentId, doctorId: plan.doctorId, doctorName: doctor.name, patientId: patientId,
+                patientName: patient.name, startsAt: plan.startsAt ?? metadata.occurredAt,
+                endsAt: plan.endsAt ?? plan.startsAt ?? metadata.occurredAt, timeZone: doctor.timeZone ?? "UTC",
+                status: plan.status ?? .pending, sequence: plan.sequence)
+            let recipients = plan.audience.map { role in
+                role == .doctor ? doctor.recipient(as: .doctor) : patient.recipient(as: .patient)
+            }
+            notices.append(Notice(metadata: metadata, plan: plan, summary: summary, recipients: recipients))
+        }
+        return notices
+    }
+}
+
+/// One in-app notification to store.
+struct InboxDraft {
+    var source: String
+    var recipient: UUID
+    var tenant: UUID
+    var kind: NotificationKind
+    var appointment: UUID
+    var title: String
+    var body: String
+    var key: InboxKey { InboxKey(source: source, recipient: recipient) }
+}
+
+/// A notification's identity: its source (event id or reminder key) and recipient.
+struct InboxKey: Hashable {
+    var source: String
+    var recipient: UUID
 }
 
 /// The in-app notification store.
 enum Inbox {
-    static func store(
-        source: String, recipient: UUID, tenant: UUID, kind: NotificationKind, appointment: UUID, title: String, body: String,
-        on connection: PostgresConnection
-    ) async throws {
-        try await connection.query(
+    /// Stores each notification once per source and recipient, in one statement; returns them as
+    /// stored (the first time's, when a source is delivered again).
+    static func store(_ drafts: [InboxDraft], on connection: PostgresConnection) async throws -> [InboxKey: InAppNotificationCreated] {
+        var seen: Set<InboxKey> = []
+        // A statement may not update one row twice: a source delivered twice in a batch is stored once.
+        let unique = drafts.filter { seen.insert($0.key).inserted }
+        guard !unique.isEmpty else { return [:] }
+        let rows = try await connection.query(
             """
             INSERT INTO notify.notifications (id, tenant_id, recipient_id, source_key, kind, appointment_id, title, body)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (source_key, recipient_id) DO NOTHING
-            """, [UUID(), tenant, recipient, source, kind.rawValue, appointment, title, body])
+            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::uuid[], $7::text[], $8::text[])
+            ON CONFLICT (source_key, recipient_id) DO UPDATE SET source_key = excluded.source_key
+            RETURNING id, recipient_id, source_key, title, body, created_at
+            """,
+            [
+                unique.map { _ in UUID.random() }, unique.map(\.tenant), unique.map(\.recipient), unique.map(\.source),
+                unique.map(\.kind.rawValue), unique.map(\.appointment), unique.map(\.title), unique.map(\.body),
+            ])
+        let drafted = Dictionary(unique.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        var stored: [InboxKey: InAppNotificationCreated] = [:]
+        for row in rows {
+            let key = InboxKey(source: try row.decode(String.self, "source_key"), recipient: try row.decode(UUID.self, "recipient_id"))
+            guard let draft = drafted[key] else { throw HandlerError.transient("the notification insert returned a row not asked for") }
+            stored[key] = InAppNotificationCreated(
+                notificationId: try row.decode(UUID.self, "id"), recipientId: draft.recipient, kind: draft.kind,
+                title: try row.decode(String.self, "title"), body: try row.decode(String.self, "body"), appointmentId: draft.appointment,
+                createdAt: try row.decode(Date.self, "created_at"))
+        }
+        guard stored.count == unique.count else { throw HandlerError.transient("the notification insert returned too few rows") }
+        return stored
     }
 
-    /// The recipients whose preference allows email (the default).
-    static func wantingEmail(_ recipients: [EmailRecipient], on connection: PostgresConnection) async throws -> [EmailRecipient] {
-        guard !recipients.isEmpty else { return [] }
+    /// The records announcing stored notifications to every ingress's event streams (sent after
+    /// the commit: a redelivered event announces them again, and the streams send each once).
+    static func announcements(
+        _ notifications: [InAppNotificationCreated], causedBy cause: EnvelopeMetadata, to topic: String
+    ) throws -> [ProducerRecord] {
+        try notifications.map { notification in
+            let envelope = Envelope(
+                correlationId: cause.correlationId, causationId: cause.id, tenantId: cause.tenantId, actor: .system, payload: notification)
+            return ProducerRecord(
+                topic: topic, key: notification.recipientId.canonical, value: try envelope.encoded(),
+                headers: [KafkaHeader(HeaderName.correlationId, cause.correlationId)])
+        }
+    }
+
+    /// Those of `users` whose preference allows email (the default).
+    static func wantingEmail(_ users: Set<UUID>, on connection: PostgresConnection) async throws -> Set<UUID> {
+        guard !users.isEmpty else { return [] }
         let rows = try await connection.query(
-            "SELECT user_id FROM notify.preferences WHERE user_id = ANY($1::uuid[]) AND NOT email_enabled",
-            [recipients.map(\.userId)])
-        let optedOut = Set(try rows.map { try $0.decode(UUID.self, 0) })
-        return recipients.filter { !optedOut.contains($0.userId) }
+            "SELECT user_id FROM notify.preferences WHERE user_id = ANY($1::uuid[]) AND NOT email_enabled", [Array(users)])
+        return users.subtracting(try rows.map { try $0.decode(UUID.self, "user_id") })
     }
 }
 
-/// Writes email requests (keyed by recipient) and waits for the broker.
+/// Email requests, keyed by recipient.
 enum EmailRequests {
-    static func publish(
-        _ requests: [EmailRequested], causedBy cause: EnvelopeMetadata, to topic: String, with producer: KafkaProducer
-    ) async throws {
+    static func records(_ requests: [EmailRequested], causedBy cause: EnvelopeMetadata, to topic: String) throws -> [ProducerRecord] {
+        try requests.map { request in
+            let envelope = Envelope(
+                correlationId: cause.correlationId, causationId: cause.id, tenantId: cause.tenantId, actor: .system, payload: request)
+            return ProducerRecord(
+                topic: topic, key: request.recipient.userId.canonical, value: try envelope.encoded(),
+                headers: [KafkaHeader(HeaderName.correlationId, cause.correlationId)])
+        }
+    }
+}
+
+extension KafkaProducer {
+    /// Hands every record to the producer at once and waits for all acknowledgements: the
+    /// records share the producer's linger window, so a batch costs one wait, not one each.
+    func sendAll(_ records: [ProducerRecord]) async throws {
         try await withThrowingTaskGroup(of: Void.self) { tasks in
-            for request in requests {
-                let envelope = Envelope(
-                    correlationId: cause.correlationId, causationId: cause.id, tenantId: cause.tenantId, actor: .system,
-                    payload: request)
-                let value = try envelope.encoded()
-                tasks.addTask {
-                    try await producer.send(
-                        ProducerRecord(
-                            topic: topic, key: request.recipient.userId.uuidString.lowercased(), value: value,
-                            headers: [KafkaHeader(HeaderName.correlationId, cause.correlationId)]))
-                }
+            for record in records {
+                tasks.addTask { _ = try await self.send(record) }
             }
             try await tasks.waitForAll()
         }
@@ -118,41 +247,45 @@ enum EmailRequests {
 struct AppointmentDirectory {
     let pool: PostgresPool
 
-    struct People {
-        var doctor: EmailRecipient
-        var patient: EmailRecipient
-        var timeZone: String
+    /// A user as notifications need them.
+    struct Person {
+        var id: UUID
+        var tenant: UUID
+        var email: String
+        var name: String
+        /// A doctor's time zone; nil for everyone else.
+        var timeZone: String?
+
+        func recipient(as role: Role) -> EmailRecipient { EmailRecipient(userId: id, email: email, name: name, role: role) }
     }
 
-    func people(doctor: UUID, patient: UUID?, tenant: UUID) async throws -> People? {
-        guard let patient else { return nil }
+    func people(_ ids: [UUID]) async throws -> [UUID: Person] {
+        guard !ids.isEmpty else { return [:] }
         let rows = try await pool.query(
             """
-            SELECT u.id, u.email, u.display_name, u.role, d.time_zone
+            SELECT u.id, u.tenant_id, u.email, u.display_name, d.time_zone
             FROM identity.users u LEFT JOIN directory.doctors d ON d.id = u.id
-            WHERE u.tenant_id = $1 AND u.id = ANY($2::uuid[])
-            """, [tenant, [doctor, patient]])
-        var doctorRecipient: EmailRecipient?
-        var patientRecipient: EmailRecipient?
-        var timeZone = "UTC"
+            WHERE u.id = ANY($1::uuid[])
+            """, [Array(Set(ids))])
+        var people: [UUID: Person] = [:]
         for row in rows {
-            let id = try row.decode(UUID.self, 0)
-            let recipient = EmailRecipient(
-                userId: id, email: try row.decode(String.self, 1), name: try row.decode(String.self, 2),
-                role: id == doctor ? .doctor : .patient)
-            if id == doctor {
-                doctorRecipient = recipient
-                timeZone = try row.decode(String?.self, 4) ?? timeZone
-            }
-            if id == patient { patientRecipient = recipient }
+            let person = Person(
+                id: try row.decode(UUID.self, "id"), tenant: try row.decode(UUID.self, "tenant_id"), email: try row.decode(String.self, "email"),
+                name: try row.decode(String.self, "display_name"), timeZone: try row.decode(String?.self, "time_zone"))
+            people[person.id] = person
         }
-        guard let doctorRecipient, let patientRecipient else { return nil }
-        return People(doctor: doctorRecipient, patient: patientRecipient, timeZone: timeZone)
+        return people
     }
 
-    func patient(ofAppointment appointment: UUID, tenant: UUID) async throws -> UUID? {
-        try await pool.query(
-            "SELECT patient_id FROM booking.appointments WHERE id = $1 AND tenant_id = $2", [appointment, tenant]
-        ).first?.decode(UUID.self, 0)
+    /// The patient and tenant of each appointment that exists.
+    func patients(ofAppointments appointments: [UUID]) async throws -> [UUID: (patient: UUID, tenant: UUID)] {
+        guard !appointments.isEmpty else { return [:] }
+        let rows = try await pool.query(
+            "SELECT id, patient_id, tenant_id FROM booking.appointments WHERE id = ANY($1::uuid[])", [Array(Set(appointments))])
+        var owners: [UUID: (patient: UUID, tenant: UUID)] = [:]
+        for row in rows {
+            owners[try row.decode(UUID.self, "id")] = (try row.decode(UUID.self, "patient_id"), try row.decode(UUID.self, "tenant_id"))
+        }
+        return owners
     }
 }

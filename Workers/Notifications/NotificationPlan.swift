@@ -19,8 +19,9 @@ public struct NotificationPlan: Sendable, Equatable {
     public var previousStartsAt: Date?
     public var declineReason: DeclineReason?
 
-    /// The plan for an event; nil when nobody is told (no-show).
-    public static func plan(for event: DecodedMessage) -> NotificationPlan? {
+    /// The plan for an event; nil when nobody is told (no-show). Exhaustive: a new event type
+    /// does not build until it says who hears of it.
+    public static func plan(for event: AppointmentEvent) -> NotificationPlan? {
         func from(_ snapshot: AppointmentSnapshot, _ kind: NotificationKind, _ audience: [Role], changedBy: Role? = nil)
             -> NotificationPlan
         {
@@ -29,27 +30,27 @@ public struct NotificationPlan: Sendable, Equatable {
                 patientId: snapshot.patientId, startsAt: snapshot.startsAt, endsAt: snapshot.endsAt, status: snapshot.status,
                 sequence: snapshot.sequence, changedBy: changedBy)
         }
-        switch event.payload {
-        case let booked as AppointmentBooked:
+        switch event {
+        case .booked(let booked):
             return from(booked.appointment, .booked, [.patient, .doctor])
-        case let confirmed as AppointmentConfirmed:
+        case .confirmed(let confirmed):
             return from(confirmed.appointment, .confirmed, [.patient])
-        case let rejected as AppointmentRejected:
+        case .rejected(let rejected):
             return from(rejected.appointment, .rejected, [.patient])
-        case let completed as AppointmentCompleted:
+        case .completed(let completed):
             return from(completed.appointment, .completed, [.patient])
-        case let cancelled as AppointmentCancelled:
+        case .cancelled(let cancelled):
             return from(cancelled.appointment, .cancelled, [.patient, .doctor], changedBy: cancelled.cancelledBy.role)
-        case let rescheduled as AppointmentRescheduled:
+        case .rescheduled(let rescheduled):
             var plan = from(rescheduled.appointment, .rescheduled, [.patient, .doctor], changedBy: rescheduled.rescheduledBy.role)
             plan.previousStartsAt = rescheduled.previousStartsAt
             return plan
-        case let declined as AppointmentDeclined:
+        case .declined(let declined):
             return NotificationPlan(
                 kind: .declined, audience: [.patient], appointmentId: declined.appointmentId, doctorId: declined.doctorId,
                 patientId: declined.patientId, startsAt: declined.startsAt, endsAt: declined.endsAt, status: nil, sequence: 0,
                 changedBy: nil, declineReason: declined.reason)
-        default:
+        case .noShow:
             return nil
         }
     }

@@ -10,6 +10,7 @@ public enum NotificationWorker {
         guard let pool = environment.database else { throw ConfigError("database.url is required") }
         let producer = try KafkaProducer(config: environment.kafka, logger: environment.logger)
         let emailTopic = environment.namespace.topicName(Topics.notificationEmail.name)
+        let inAppTopic = environment.namespace.topicName(Topics.inAppNotifications.name)
         let offsets = try environment.config.string("notify.reminder.offsets", default: "24h").split(separator: ",").map { text in
             guard let offset = FleetConfig.parseDuration(String(text)) else {
                 throw ConfigError("notify.reminder.offsets must list durations like 24h,1h, not '\(text)'")
@@ -17,13 +18,13 @@ public enum NotificationWorker {
             return offset
         }
         let sender = ReminderSender(
-            pool: pool, producer: producer, emailTopic: emailTopic,
+            pool: pool, producer: producer, emailTopic: emailTopic, inAppTopic: inAppTopic,
             interval: try environment.config.duration("notify.reminder.interval", default: .seconds(15)), logger: environment.logger)
         return WorkerSetup(
-            handler: OneAtATime(
-                NotificationHandler(
-                    pool: pool, producer: producer, emailTopic: emailTopic, reminders: ReminderSchedule(offsets: offsets),
-                    logger: environment.logger)),
+            handler: NotificationHandler(
+                pool: pool, producer: producer, emailTopic: emailTopic, inAppTopic: inAppTopic,
+                reminders: ReminderSchedule(offsets: offsets),
+                maxBatchSize: try environment.config.int("notify.batch.size", default: 200), logger: environment.logger),
             services: [sender])
     }
 }

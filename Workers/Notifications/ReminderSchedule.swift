@@ -17,28 +17,54 @@ public struct ReminderSchedule: Sendable {
         self.offsets = offsets
     }
 
-    /// Keeps the schedule of the plan's appointment right: confirmed appointments get a row per
+    /// Keeps the schedule of each plan's appointment right: confirmed appointments get a row per
     /// offset for their start time; any other status, or a new start time, drops unsent rows.
-    func update(for plan: NotificationPlan, summary: AppointmentSummary, tenant: UUID, on connection: PostgresConnection)
+    /// Two statements for a whole batch: the last plan of an appointment decides its schedule,
+    /// which is what applying the plans one after another would leave.
+    func update(_ items: [(plan: NotificationPlan, summary: AppointmentSummary, tenant: UUID)], on connection: PostgresConnection)
         async throws
     {
-        guard plan.kind != .declined, plan.kind != .reminder else { return }
-        try await connection.query(
-            "DELETE FROM notify.reminders WHERE appointment_id = $1 AND sent_at IS NULL AND (starts_at <> $2 OR $3)",
-            [plan.appointmentId, summary.startsAt, plan.status != .confirmed])
-        guard plan.status == .confirmed, !offsets.isEmpty else { return }
-        let encoded = String(decoding: try WireCoding.encoder().encode(summary), as: UTF8.self)
-        for offset in offsets {
-            let minutes = Int(offset.components.seconds / 60)
-            let due = summary.startsAt.addingTimeInterval(-Double(offset.components.seconds))
-            // A reminder whose time passed before the booking is not sent late.
-            guard due > Date().addingTimeInterval(-60) else { continue }
-            try await connection.query(
-                """
-                INSERT INTO notify.reminders (appointment_id, offset_minutes, starts_at, tenant_id, due_at, appointment)
-                VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT DO NOTHING
-                """, [plan.appointmentId, minutes, summary.startsAt, tenant, due, encoded])
+        var latest: [UUID: (plan: NotificationPlan, summary: AppointmentSummary, tenant: UUID)] = [:]
+        var order: [UUID] = []
+        for item in items where item.plan.kind != .declined && item.plan.kind != .reminder {
+            if latest.updateValue(item, forKey: item.plan.appointmentId) == nil { order.append(item.plan.appointmentId) }
         }
+        let changes = order.compactMap { latest[$0] }
+        guard !changes.isEmpty else { return }
+        try await connection.query(
+            """
+            DELETE FROM notify.reminders r
+            USING unnest($1::uuid[], $2::timestamptz[], $3::boolean[]) AS x(appointment_id, starts_at, drop_all)
+            WHERE r.appointment_id = x.appointment_id AND r.sent_at IS NULL AND (r.starts_at <> x.starts_at OR x.drop_all)
+            """,
+            [changes.map(\.plan.appointmentId), changes.map(\.summary.startsAt), changes.map { $0.plan.status != .confirmed }])
+        guard !offsets.isEmpty else { return }
+        var appointments: [UUID] = [], minutes: [Int] = [], starts: [Date] = [], tenants: [UUID] = [], dues: [Date] = []
+        var summaries: [String] = []
+        let encoder = WireCoding.encoder()
+        // A reminder whose time passed before the booking is not sent late.
+        let earliest = Date().addingTimeInterval(-60)
+        for change in changes where change.plan.status == .confirmed {
+            let encoded = String(decoding: try encoder.encode(change.summary), as: UTF8.self)
+            for offset in offsets {
+                let due = change.summary.startsAt.addingTimeInterval(-Double(offset.components.seconds))
+                guard due > earliest else { continue }
+                appointments.append(change.plan.appointmentId)
+                minutes.append(Int(offset.components.seconds / 60))
+                starts.append(change.summary.startsAt)
+                tenants.append(change.tenant)
+                dues.append(due)
+                summaries.append(encoded)
+            }
+        }
+        guard !appointments.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO notify.reminders (appointment_id, offset_minutes, starts_at, tenant_id, due_at, appointment)
+            SELECT a, m, s, t, d, j::jsonb
+            FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::uuid[], $5::timestamptz[], $6::text[]) AS x(a, m, s, t, d, j)
+            ON CONFLICT DO NOTHING
+            """, [appointments, minutes, starts, tenants, dues, summaries])
     }
 }
 
@@ -49,13 +75,15 @@ public struct ReminderSender: Service {
     public let pool: PostgresPool
     public let producer: KafkaProducer
     public let emailTopic: String
+    public let inAppTopic: String
     public let interval: Duration
     let logger: Logger
 
-    public init(pool: PostgresPool, producer: KafkaProducer, emailTopic: String, interval: Duration, logger: Logger) {
+    public init(pool: PostgresPool, producer: KafkaProducer, emailTopic: String, inAppTopic: String, interval: Duration, logger: Logger) {
         self.pool = pool
         self.producer = producer
         self.emailTopic = emailTopic
+        self.inAppTopic = inAppTopic
         self.interval = interval
         self.logger = logger
     }
@@ -96,20 +124,23 @@ public struct ReminderSender: Service {
                             userId: id, email: try person.decode(String.self, 1), name: try person.decode(String.self, 2),
                             role: id == summary.doctorId ? .doctor : .patient))
                 }
-                for recipient in recipients {
+                let drafts = recipients.map { recipient in
                     let text = NotificationPlan.text(.reminder, for: recipient.role, summary: summary)
-                    try await Inbox.store(
-                        source: key, recipient: recipient.userId, tenant: tenant, kind: .reminder,
-                        appointment: summary.appointmentId, title: text.title, body: text.body, on: connection)
+                    return InboxDraft(
+                        source: key, recipient: recipient.userId, tenant: tenant, kind: .reminder, appointment: summary.appointmentId,
+                        title: text.title, body: text.body)
                 }
-                let requests = try await Inbox.wantingEmail(recipients, on: connection).map {
-                    EmailRequested(
-                        idempotencyKey: "\(key):\($0.userId.uuidString.lowercased())", kind: .reminder, recipient: $0, appointment: summary)
+                let stored = try await Inbox.store(drafts, on: connection)
+                let allowed = try await Inbox.wantingEmail(Set(recipients.map(\.userId)), on: connection)
+                let requests = recipients.filter { allowed.contains($0.userId) }.map {
+                    EmailRequested(idempotencyKey: "\(key):\($0.userId.canonical)", kind: .reminder, recipient: $0, appointment: summary)
                 }
                 let cause = EnvelopeMetadata(
                     id: UUID(), type: "reminder", version: 1, occurredAt: Date(), correlationId: key, causationId: nil,
                     tenantId: tenant, actor: .system)
-                try await EmailRequests.publish(requests, causedBy: cause, to: emailTopic, with: producer)
+                try await producer.sendAll(
+                    try EmailRequests.records(requests, causedBy: cause, to: emailTopic)
+                        + Inbox.announcements(drafts.compactMap { stored[$0.key] }, causedBy: cause, to: inAppTopic))
                 try await connection.query(
                     """
                     UPDATE notify.reminders SET sent_at = now()

@@ -254,9 +254,14 @@ struct WrkFigures: Sendable {
 struct BenchClinic: Sendable {
     var tenant: UUID
     var doctors: [UUID]
+    var patient: UUID
     var patientToken: String
+    /// Every bench doctor's slot length.
+    var slotSeconds: Double { 1800 }
 
-    static func make(config: FleetConfig, ingress: String) async throws -> BenchClinic {
+    /// A tenant of its own: an admin and a patient (accounts made through the identity store),
+    /// and `doctors` doctors made through the API, working around the clock in UTC with 30-minute slots.
+    static func make(config: FleetConfig, ingress: String, doctors doctorCount: Int = 2) async throws -> BenchClinic {
         let pool = PostgresPool(url: try config.require("database.url"), maximumConnections: 1, applicationName: "fleet-bench")
         defer { pool.close() }
         let identity = PostgresIdentityStore(pool: pool)
@@ -264,20 +269,23 @@ struct BenchClinic: Sendable {
         let password = OpaqueToken.generate()
         let hash = try await Passwords(cost: 4).hash(password)
         let stamp = UUID().uuidString.prefix(8).lowercased()
+        var patient: UUID?
         for (email, role) in [("admin-\(stamp)@bench.invalid", Role.admin), ("patient-\(stamp)@bench.invalid", Role.patient)] {
-            _ = try await identity.createAccount(
+            let user = try await identity.createAccount(
                 NewAccount(tenantId: tenant.id, email: email, passwordHash: hash, role: role, displayName: "Bench \(role.rawValue)", emailVerified: true),
                 audit: AuditEntry("bench_account", tenant: tenant.id, user: nil))
+            if role == .patient { patient = user.id }
         }
+        guard let patient else { throw failure("the bench patient was not created") }
         let api = BenchAPI(base: ingress)
         let admin = try await api.login("admin-\(stamp)@bench.invalid", password: password, tenant: tenant.id)
         var doctors: [UUID] = []
-        for index in 0..<2 {
+        for index in 0..<doctorCount {
             let created = try await api.post(
                 "/v1/doctors",
                 [
                     "email": "doctor-\(index)-\(stamp)@bench.invalid", "password": password, "displayName": "Bench doctor \(index)",
-                    "timeZone": "UTC", "slotMinutes": 30, "horizonDays": 730,
+                    "timeZone": "UTC", "slotMinutes": 30, "minimumNoticeMinutes": 0, "horizonDays": 730,
                     "hours": (1...7).map { ["weekday": $0, "start": "00:00", "end": "24:00"] },
                 ], token: admin)
             guard let id = (created["id"] as? String).flatMap(UUID.init(uuidString:)) else {
@@ -285,8 +293,8 @@ struct BenchClinic: Sendable {
             }
             doctors.append(id)
         }
-        let patient = try await api.login("patient-\(stamp)@bench.invalid", password: password, tenant: tenant.id)
-        return BenchClinic(tenant: tenant.id, doctors: doctors, patientToken: patient)
+        let patientToken = try await api.login("patient-\(stamp)@bench.invalid", password: password, tenant: tenant.id)
+        return BenchClinic(tenant: tenant.id, doctors: doctors, patient: patient, patientToken: patientToken)
     }
 }
 

@@ -1,0 +1,109 @@
+import Contracts
+import Foundation
+import Kafka
+import Logging
+import Postgres
+import TestSupport
+import Testing
+
+@testable import Analytics
+@testable import Notifications
+@testable import Runtime
+
+/// The notification and analytics workers take events in batches (a fixed number of statements
+/// per batch); a batch with one bad event still gives every other event its result, and a
+/// batch counts exactly what one event at a time would.
+@Suite("Notification and analytics batches", .timeLimit(.minutes(3)))
+struct FanOutBatchTests {
+    static func incoming(_ envelopes: [Data], catalog: MessageCatalog, topic: String) throws -> [IncomingMessage] {
+        try envelopes.enumerated().map { index, value in
+            IncomingMessage(
+                decoded: try catalog.decode(value),
+                record: KafkaMessage(topic: topic, partition: 0, offset: Int64(index), key: nil, value: value, headers: [], timestamp: nil),
+                sourceTopic: topic, stage: 0, attempt: 1)
+        }
+    }
+
+    static func booked(_ patient: Session, doctor: UUID, day: Int, requestedAt: Date = Date()) throws -> Data {
+        let start = Date().addingTimeInterval(Double(day) * 86400).addingTimeInterval(3600)
+        return try Envelope(
+            correlationId: "batch", tenantId: Tenants.defaultTenant, actor: Principal(role: .patient, userId: patient.userId),
+            payload: AppointmentBooked(
+                commandId: UUID(),
+                appointment: AppointmentSnapshot(
+                    appointmentId: UUID(), doctorId: doctor, patientId: patient.userId, startsAt: start,
+                    endsAt: start.addingTimeInterval(1800), status: .confirmed, sequence: 0, requestedAt: requestedAt),
+                reason: nil)
+        ).encoded()
+    }
+
+    @Test func oneBadEventInABatchFailsAloneAndTheOthersAreNotified() async throws {
+        try await TestFleet.with(workers: .none) { fleet in
+            let admin = try await fleet.admin()
+            let patient = try await fleet.register("Batch Patient")
+            let doctor = try await fleet.doctor(by: admin)
+            let producer = try KafkaProducer(config: fleet.kafka)
+            let handler = NotificationHandler(
+                pool: fleet.database, producer: producer, emailTopic: fleet.namespace.topicName(Topics.notificationEmail.name),
+                inAppTopic: fleet.namespace.topicName(Topics.inAppNotifications.name), reminders: ReminderSchedule(offsets: [.seconds(3600)]),
+                logger: Logger(label: "test"))
+            var events = try (1...4).map { try Self.booked(patient, doctor: doctor.id, day: $0) }
+            // A command where an event belongs: the topic's enum refuses it, so the batch fails.
+            let stray = Envelope(
+                correlationId: "batch", tenantId: Tenants.defaultTenant, actor: .system,
+                payload: CancelAppointment(appointmentId: UUID(), doctorId: doctor.id, reason: "stray"))
+            let strayMessage = try Self.incoming([try stray.encoded()], catalog: Catalogs.appointmentCommands, topic: fleet.eventsTopic)
+            events.append(events[0])  // the same event twice in one batch
+            var batch = try Self.incoming(events, catalog: Catalogs.appointmentEvents, topic: fleet.eventsTopic)
+            batch.insert(contentsOf: strayMessage, at: 2)
+
+            let results = await handler.handle(batch: batch)
+            await producer.close()
+            #expect(results.count == batch.count)
+            for (index, result) in results.enumerated() {
+                if index == 2 {
+                    if case .success = result { Issue.record("the stray command should fail") }
+                } else if case .failure(let error) = result {
+                    Issue.record("event \(index) failed: \(error)")
+                }
+            }
+            let page = try await fleet.api.get("/v1/notifications?limit=50", token: patient.accessToken)
+            #expect((page.json["items"] as? [[String: Any]])?.count == 4, "one notification per event, the repeated one once")
+            let reminders = try await fleet.database.query(
+                "SELECT count(*) FROM notify.reminders WHERE tenant_id = $1", [Tenants.defaultTenant])
+            #expect(try reminders[0].decode(Int.self, 0) == 4, "a reminder per confirmed appointment")
+        }
+    }
+
+    @Test func aBatchCountsWhatOneEventAtATimeCounts() async throws {
+        try await TestFleet.with(workers: .none) { fleet in
+            let admin = try await fleet.admin()
+            let patient = try await fleet.register("Counted")
+            let doctor = try await fleet.doctor(by: admin)
+            var events: [Data] = []
+            for day in 1...6 { events.append(try Self.booked(patient, doctor: doctor.id, day: day % 3 + 1)) }
+            events.append(events[1])
+            let messages = try Self.incoming(events, catalog: Catalogs.appointmentEvents, topic: fleet.eventsTopic)
+            let together = RollupLedger(schema: "analytics")
+            let counted = try await fleet.database.transaction { try await together.apply(messages.map(\.decoded), on: $0) }
+            #expect(counted == 6, "the repeated event counts once")
+
+            try await fleet.database.withConnection { try await $0.execute(script: "CREATE SCHEMA one_by_one") }
+            for table in ["daily_rollups", "daily_declines", "lead_times", "counted_events"] {
+                try await fleet.database.query("CREATE TABLE one_by_one.\(table) (LIKE analytics.\(table) INCLUDING ALL)")
+            }
+            let single = RollupLedger(schema: "one_by_one")
+            for message in messages {
+                _ = try await fleet.database.transaction { try await single.apply(message.decoded, on: $0) }
+            }
+            func rows(_ schema: String) async throws -> [String] {
+                try await fleet.database.query(
+                    "SELECT day::text || ':' || requested || ':' || booked || ':' || booked_minutes FROM \(schema).daily_rollups ORDER BY day"
+                ).map { try $0.decode(String.self, 0) }
+            }
+            let batched = try await rows("analytics")
+            #expect(batched.count == 3)
+            #expect(batched == (try await rows("one_by_one")))
+        }
+    }
+}
