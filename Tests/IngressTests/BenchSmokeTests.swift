@@ -25,4 +25,48 @@ struct BenchSmokeTests {
             #expect(run.output.contains("RATIO") && run.output.contains("POST /v1/appointments"))
         }
     }
+
+    @Test func thePipelineBenchFollowsEveryBookingToItsEmail() async throws {
+        let smtp = try await TestServices.shared().smtpURL
+        try await TestFleet.with(workers: .init(notifications: true, smtpURL: smtp)) { fleet in
+            let maildir = try await TestMaildir.shared()
+            let json = FileManager.default.temporaryDirectory.appendingPathComponent("bench-pipeline-\(UUID().uuidString).json").path
+            defer { try? FileManager.default.removeItem(atPath: json) }
+            let run = try await FleetBinary.run(
+                [
+                    "bench", "pipeline", "--url", fleet.baseURL, "--maildir", maildir.path, "--rate", "10", "--seconds", "2",
+                    "--step-rates", "20", "--step-seconds", "1", "--burst", "40", "--doctors", "2", "--json", json,
+                ],
+                environment: ["CAREFLEET_DATABASE_URL": fleet.databaseURL, "CAREFLEET_FLEET_NAMESPACE": fleet.namespace.prefix])
+            #expect(run.status == 0, "\(run.output)")
+            let figures = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+            let steady = try #require(figures["steady"] as? [String: Any])
+            #expect(steady["sent"] as? Int == 20)
+            #expect(steady["completed"] as? Int == 20, "every booking decided, notified and emailed: \(run.output)")
+            for stage in ["toDecided", "toInApp", "toEmail"] {
+                #expect(((steady[stage] as? [String: Any])?["samples"] as? Int) == 20, "\(stage)")
+            }
+            #expect((figures["burst"] as? [String: Any])?["completed"] as? Int == 40, "\(run.output)")
+            #expect(run.output.contains("highest sustained rate"))
+        }
+    }
+
+    @Test func theStreamsBenchHoldsStreamsOpenAndMeasuresTheirMemory() async throws {
+        try await TestFleet.with(workers: .none) { fleet in
+            let json = FileManager.default.temporaryDirectory.appendingPathComponent("bench-streams-\(UUID().uuidString).json").path
+            defer { try? FileManager.default.removeItem(atPath: json) }
+            // The test fleet's ingress runs in this process.
+            let run = try await FleetBinary.run(
+                [
+                    "bench", "streams", "--url", fleet.baseURL, "--pid", String(ProcessInfo.processInfo.processIdentifier), "--streams", "200",
+                    "--hold", "1", "--json", json,
+                ],
+                environment: ["CAREFLEET_DATABASE_URL": fleet.databaseURL, "CAREFLEET_FLEET_NAMESPACE": fleet.namespace.prefix])
+            #expect(run.status == 0, "\(run.output)")
+            let figures = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+            #expect(figures["opened"] as? Int == 200)
+            #expect(figures["stillOpenAfterHold"] as? Int == 200)
+            #expect((figures["rssAfterMegabytes"] as? Double ?? 0) > 0)
+        }
+    }
 }
