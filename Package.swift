@@ -74,7 +74,7 @@ let package = Package(
             ],
             path: "Workers/Clinic"),
         // Decides appointment commands (the rules live in SQL: Migrations/SQL/0004_booking_rules.sql).
-        .target(name: "Booking", dependencies: ["Contracts", "Kafka", "Postgres", "Runtime"], path: "Workers/Booking"),
+        .target(name: "Booking", dependencies: ["Contracts", "Kafka", "Postgres", "Runtime", "FleetConfiguration"], path: "Workers/Booking"),
         .executableTarget(name: "booking-worker", dependencies: ["Booking", "Runtime", "Contracts"], path: "Workers/booking-worker"),
         // Who hears of what: in-app notifications, email requests, reminders.
         .target(

@@ -50,7 +50,7 @@ struct EmailWorkerProcessTests {
                 let unknown = try await count("sending")
                 return delivered + unknown == 2 * total && delivered > deliveredAtKill
             }
-            try await Task.sleep(for: .seconds(2))
+            try await fleet.caughtUp([ConsumerGroups.email])
             let everyone = patients.map(\.email) + doctors.map(\.session.email)
             let keys = try everyone.flatMap { try maildir.messages(to: $0) }.compactMap { $0.header("X-CareFleet-Key") }
             #expect(Set(keys).count == keys.count, "no email twice: \(keys.count) emails, \(Set(keys).count) keys")

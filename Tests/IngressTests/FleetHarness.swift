@@ -100,7 +100,8 @@ struct TestFleet: Sendable {
                 metrics: PrometheusCollectorRegistry(), logger: logger)
             var serviceList: [any Service] = [program.application(logger: logger)] + program.backgroundTasks
             if workers.booking {
-                serviceList.append(try Self.bookingWorker(namespace: namespace, pool: pool, kafka: kafka, logger: logger))
+                serviceList += try await Self.program(
+                    ConsumerGroups.booking, config: try config([:]), logger: logger, makeWorker: BookingWorker.setup)
             }
             if workers.notifications {
                 let offsets = workers.reminderOffsets.map { "\($0.components.seconds)s" }.joined(separator: ",")
@@ -156,19 +157,6 @@ struct TestFleet: Sendable {
         return [program.worker, program.operations] + program.services
     }
 
-    static func bookingWorker(namespace: FleetNamespace, pool: PostgresPool, kafka: KafkaConfig, logger: Logger) throws
-        -> ConsumerWorker
-    {
-        let group = namespace.group(ConsumerGroups.booking)
-        let settings = WorkerSettings(
-            group: group, catalogs: namespace.catalogs(for: group), commitInterval: .milliseconds(100),
-            shutdownDeadline: .seconds(5))
-        let handler = BookingHandler(
-            pool: pool, producer: try KafkaProducer(config: kafka),
-            eventsTopic: namespace.topicName(Topics.appointmentEvents.name), logger: logger)
-        return try ConsumerWorker(settings: settings, kafka: kafka, batchHandler: handler, logger: logger)
-    }
-
     static func emailWorker(
         namespace: FleetNamespace, pool: PostgresPool, kafka: KafkaConfig, smtpURL: String, ladder: RetryLadder, rate: Double,
         logger: Logger
@@ -190,6 +178,19 @@ struct TestFleet: Sendable {
 
     var eventsTopic: String { namespace.topicName(Topics.appointmentEvents.name) }
     var commandsTopic: String { namespace.topicName(Topics.appointmentCommands.name) }
+
+    /// Waits until every group has committed everything on its source topics (what a fixed sleep
+    /// before a "nothing twice" check used to hope for): whatever a repeat would do is done.
+    func caughtUp(_ groups: [ConsumerGroupSpec], timeout: Duration = .seconds(60)) async throws {
+        let admin = try KafkaAdmin(config: kafka)
+        for spec in groups {
+            let group = namespace.group(spec)
+            let topics = spec.sources.map { namespace.topicName($0.name) }
+            try await eventually(timeout: timeout, "\(group.name) caught up") {
+                try await admin.lag(group: group.name, topics: topics).allSatisfy { $0.lag == 0 }
+            }
+        }
+    }
 
     // MARK: - People
 

@@ -82,7 +82,7 @@ struct NotificationTests {
             let maildir = try await TestMaildir.shared()
             _ = try await maildir.waitForMessages(to: patient.email, count: 1)
             _ = try await maildir.waitForMessages(to: doctor.session.email, count: 1)
-            try await Task.sleep(for: .seconds(3))  // time for any second copy to show up
+            try await fleet.caughtUp([ConsumerGroups.notification, ConsumerGroups.email])  // every copy handled
             #expect(try maildir.messages(to: patient.email).count == 1)
             #expect(try maildir.messages(to: doctor.session.email).count == 1)
             #expect(try await Self.notifications(fleet, patient).count == 1)
@@ -125,7 +125,7 @@ struct NotificationTests {
             try await eventually(timeout: .seconds(120), "all 200 emails arrived") {
                 try everyone.map { try maildir.messages(to: $0).count }.reduce(0, +) >= 200
             }
-            try await Task.sleep(for: .seconds(2))
+            try await fleet.caughtUp([ConsumerGroups.notification, ConsumerGroups.email])
             let keys = try everyone.flatMap { try maildir.messages(to: $0) }.compactMap { $0.header("X-CareFleet-Key") }
             #expect(keys.count == 200)
             #expect(Set(keys).count == 200, "none twice")
@@ -164,7 +164,7 @@ struct NotificationTests {
             _ = try await maildir.waitForMessages(to: patient.email, count: 1)
             let again = try await FleetBinary.run(["dlq", "replay", dlq], environment: environment)
             #expect(again.output.contains("replayed 0"))
-            try await Task.sleep(for: .seconds(2))
+            try await fleet.caughtUp([ConsumerGroups.email])
             #expect(try maildir.messages(to: patient.email).count == 1, "delivered exactly once")
         }
     }
@@ -245,7 +245,12 @@ struct NotificationTests {
             }
             try await eventually(timeout: .seconds(30), "the kept appointment's reminder") { try reminders(kept).count == 1 }
             try await eventually(timeout: .seconds(40), "the moved appointment's reminder") { try reminders(moved).count == 1 }
-            try await Task.sleep(for: .seconds(4))
+            // Every due reminder is marked sent and its emails are through: a second copy would be here.
+            try await eventually(timeout: .seconds(30), "no reminder left to send") {
+                try await fleet.database.query("SELECT count(*) FROM notify.reminders WHERE sent_at IS NULL AND due_at <= now()")[0]
+                    .decode(Int.self, 0) == 0
+            }
+            try await fleet.caughtUp([ConsumerGroups.email])
             #expect(try reminders(kept).count == 1, "once")
             #expect(try reminders(moved).count == 1, "only for the new time")
             #expect(try reminders(cancelled).isEmpty, "none for a cancelled appointment")

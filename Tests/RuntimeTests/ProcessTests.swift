@@ -69,9 +69,19 @@ struct ProcessTests {
         try await TestDatabase.with { url in
             let pool = PostgresPool(url: url, maximumConnections: 2)
             defer { pool.close() }
-            let leaving = try await ProbeProcess(topic: topic, group: group, databaseURL: url, name: "leaving", delayMillis: 20)
-            let staying = try await ProbeProcess(topic: topic, group: group, databaseURL: url, name: "staying", delayMillis: 20)
-            try await Task.sleep(for: .seconds(3))  // both join and share the partitions
+            let ports = (try freeLoopbackPort(), try freeLoopbackPort())
+            let leaving = try await ProbeProcess(topic: topic, group: group, databaseURL: url, name: "leaving", delayMillis: 20, httpPort: ports.0)
+            let staying = try await ProbeProcess(topic: topic, group: group, databaseURL: url, name: "staying", delayMillis: 20, httpPort: ports.1)
+            try await eventually(timeout: .seconds(30), "both joined and share the partitions") {
+                var shares: [Int] = []
+                for port in [ports.0, ports.1] {
+                    guard let health = try? await httpGet("http://127.0.0.1:\(port)/health"),
+                        let report = try? JSONSerialization.jsonObject(with: Data(health.body.utf8)) as? [String: Any]
+                    else { return false }
+                    shares.append(report["assignedPartitions"] as? Int ?? 0)
+                }
+                return shares.allSatisfy { $0 > 0 } && shares.reduce(0, +) == 6
+            }
             try await Self.produce(total, to: topic)
             try await eventually(timeout: .seconds(60), "a third of the work is done") {
                 (try? await Self.count("SELECT count(*) FROM probe_effects", pool)) ?? 0 >= total / 3
