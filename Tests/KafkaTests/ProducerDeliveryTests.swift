@@ -14,9 +14,15 @@ struct ProducerDeliveryTests {
         config.properties["producer.linger.ms"] = "3000"
         try await TestKafka.withTopic(partitions: 1) { topic in
             let producer = try KafkaProducer(config: config)
-            let first = Task { try await producer.send(ProducerRecord(topic: topic, key: "k", value: Data("first".utf8))) }
-            try await eventually(timeout: .seconds(5), "the first record is enqueued") { producer.pendingDeliveries == 1 }
-            let second = Task { try await producer.send(ProducerRecord(topic: topic, key: "k", value: Data("second".utf8))) }
+            let first = Task {
+                try await producer.send(ProducerRecord(topic: topic, key: "k", value: Data("first".utf8)))
+            }
+            try await eventually(timeout: .seconds(5), "the first record is enqueued") {
+                producer.pendingDeliveries == 1
+            }
+            let second = Task {
+                try await producer.send(ProducerRecord(topic: topic, key: "k", value: Data("second".utf8)))
+            }
             // Give the second send time to find the queue full and start waiting for room.
             try await Task.sleep(for: .milliseconds(200))
             let cancelledAt = ContinuousClock.now
@@ -69,7 +75,8 @@ struct ProducerDeliveryTests {
     @Test func closingFailsSendsWhoseReportNeverCameAndRefusesLaterSends() async throws {
         // No broker listens on this port, so the record's report can only come from `close`.
         let config = KafkaConfig(
-            bootstrapServers: "127.0.0.1:\(try freeLoopbackPort())", properties: ["producer.message.timeout.ms": "60000"])
+            bootstrapServers: "127.0.0.1:\(try freeLoopbackPort())",
+            properties: ["producer.message.timeout.ms": "60000"])
         let producer = try KafkaProducer(config: config)
         let send = Task { try await producer.send(ProducerRecord(topic: "nowhere", key: "k", value: Data("v".utf8))) }
         try await eventually(timeout: .seconds(5), "the record is enqueued") { producer.pendingDeliveries == 1 }
@@ -96,7 +103,8 @@ struct ProducerDeliveryTests {
     @Test func anAdminTimeoutLibrdkafkaRefusesIsAnErrorNotItsDefault() async throws {
         let admin = try KafkaAdmin(config: try await TestKafka.config())
         await #expect {
-            _ = try await admin.createTopics([NewTopic(name: TestKafka.uniqueName(), partitions: 1)], timeout: .seconds(7200))
+            _ = try await admin.createTopics(
+                [NewTopic(name: TestKafka.uniqueName(), partitions: 1)], timeout: .seconds(7200))
         } throws: { error in
             (error as? KafkaError)?.message.contains("timeout") == true
         }

@@ -11,7 +11,8 @@ struct PostgresSafetyTests {
         try await TestDatabase.with(migrated: false) { url in
             let pool = PostgresPool(url: url, maximumConnections: 1)
             defer { pool.close() }
-            try await pool.query("CREATE TABLE users (id serial PRIMARY KEY, email text NOT NULL CONSTRAINT users_email_key UNIQUE)")
+            try await pool.query(
+                "CREATE TABLE users (id serial PRIMARY KEY, email text NOT NULL CONSTRAINT users_email_key UNIQUE)")
             let email = "zoe.patient@example.org"
             try await pool.query("INSERT INTO users (email) VALUES ($1)", [email])
             let error = try await #require(throws: PostgresError.self) {
@@ -38,14 +39,18 @@ struct PostgresSafetyTests {
         try await TestDatabase.with(migrated: false) { url in
             let connection = try await PostgresConnection.connect(url: url)
             let email = "zoe.patient@example.org"
-            let badUUID = try await #require(throws: PostgresError.self) { try await connection.query("SELECT $1::uuid", [email]) }
+            let badUUID = try await #require(throws: PostgresError.self) {
+                try await connection.query("SELECT $1::uuid", [email])
+            }
             #expect(badUUID.sqlState == "22P02")
             #expect(!badUUID.description.contains("zoe"), "\(badUUID)")
             #expect(badUUID.description.contains("invalid input syntax for type uuid"))
 
             // A value holding quotes cannot break out of the mask.
             let quoted = "x\" and \"zoe@example.org"
-            let tricky = try await #require(throws: PostgresError.self) { try await connection.query("SELECT $1::int", [quoted]) }
+            let tricky = try await #require(throws: PostgresError.self) {
+                try await connection.query("SELECT $1::int", [quoted])
+            }
             #expect(!tricky.description.contains("zoe"), "\(tricky)")
 
             // Identifiers the error names itself stay readable.
@@ -177,7 +182,8 @@ struct PostgresSafetyTests {
             let sleeper = Task { try await pool.query("SELECT pg_backend_pid() FROM pg_sleep(10)") }
             try await eventually(timeout: .seconds(10), "the statement runs") {
                 try await observer.query(
-                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'", [application]
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'",
+                    [application]
                 )[0].decode(Int.self, 0) == 1
             }
             let cancelledAt = ContinuousClock.now
@@ -222,7 +228,9 @@ struct CapturingLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        let fields = metadata.merging(event.metadata ?? [:]) { $1 }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        let fields = metadata.merging(event.metadata ?? [:]) { $1 }.sorted { $0.key < $1.key }.map {
+            "\($0.key)=\($0.value)"
+        }
         lines.append(([event.level.rawValue, "\(event.message)"] + fields).joined(separator: " "))
     }
 }

@@ -35,12 +35,14 @@ public final class KafkaProducer: Sendable {
                 let native = message.pointee
                 // Every record is produced with its id as the opaque; none is ever 0 (null).
                 guard let id = native._private.map({ UInt64(UInt(bitPattern: $0)) }) else {
-                    context.logger.error("delivery report without a record id", metadata: ["partition": "\(native.partition)"])
+                    context.logger.error(
+                        "delivery report without a record id", metadata: ["partition": "\(native.partition)"])
                     return
                 }
                 if native.err == RD_KAFKA_RESP_ERR_NO_ERROR {
                     let topic = native.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
-                    deliveries.complete(id, .success(DeliveryReport(topic: topic, partition: native.partition, offset: native.offset)))
+                    deliveries.complete(
+                        id, .success(DeliveryReport(topic: topic, partition: native.partition, offset: native.offset)))
                 } else {
                     deliveries.complete(id, .failure(KafkaError(native.err)))
                 }
@@ -109,7 +111,8 @@ public final class KafkaProducer: Sendable {
 
     /// Enqueues one record, waiting while the local queue is full. Returns why it was not
     /// enqueued, or nil when it was (its report then completes `batch` at `index`).
-    private func enqueueWaitingForRoom(_ record: ProducerRecord, batch: DeliveryBatch, index: Int) async -> KafkaError? {
+    private func enqueueWaitingForRoom(_ record: ProducerRecord, batch: DeliveryBatch, index: Int) async -> KafkaError?
+    {
         while true {
             // Registered before enqueueing: the report may come before `enqueue` returns.
             guard let id = deliveries.register(batch, index: index) else {
@@ -145,7 +148,8 @@ public final class KafkaProducer: Sendable {
             try await flush(timeout: timeout)
         } catch {
             let waiting = deliveries.pendingCount
-            logger.warning("closing producer with undelivered messages", metadata: ["error": "\(error)", "waiting": "\(waiting)"])
+            logger.warning(
+                "closing producer with undelivered messages", metadata: ["error": "\(error)", "waiting": "\(waiting)"])
             // Purged messages get a delivery report with a purge error, served by the poll thread.
             let client = self.client
             let purge = rd_kafka_purge(client.pointer, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
@@ -158,7 +162,9 @@ public final class KafkaProducer: Sendable {
         let finished = pollingFinished
         await Blocking.run { finished.wait() }
         // Anything still waiting will never get a report: fail it rather than leave it hanging.
-        deliveries.close(failingPendingWith: KafkaError(RD_KAFKA_RESP_ERR__DESTROY, "producer closed before the delivery report came"))
+        deliveries.close(
+            failingPendingWith: KafkaError(
+                RD_KAFKA_RESP_ERR__DESTROY, "producer closed before the delivery report came"))
     }
 
     /// Hands one message to librdkafka (copying key, value and headers). Non-blocking.
@@ -171,7 +177,9 @@ public final class KafkaProducer: Sendable {
         for header in record.headers {
             let code =
                 if let value = header.value {
-                    value.withUnsafeBytes { bytes in rd_kafka_header_add(headers, header.name, -1, bytes.baseAddress, bytes.count) }
+                    value.withUnsafeBytes { bytes in
+                        rd_kafka_header_add(headers, header.name, -1, bytes.baseAddress, bytes.count)
+                    }
                 } else {
                     rd_kafka_header_add(headers, header.name, -1, nil, 0)
                 }
@@ -220,7 +228,9 @@ private func withOptionalBytes<R>(_ data: Data?, _ body: (UnsafeRawBufferPointer
     guard let data else { return body(UnsafeRawBufferPointer(start: nil, count: 0)) }
     return data.withUnsafeBytes { bytes in
         // An empty Data may lend a nil base address; an empty (non-null) value needs a real pointer.
-        bytes.baseAddress == nil ? withUnsafeBytes(of: UInt8(0)) { body(UnsafeRawBufferPointer(start: $0.baseAddress, count: 0)) } : body(bytes)
+        bytes.baseAddress == nil
+            ? withUnsafeBytes(of: UInt8(0)) { body(UnsafeRawBufferPointer(start: $0.baseAddress, count: 0)) }
+            : body(bytes)
     }
 }
 

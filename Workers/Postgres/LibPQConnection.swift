@@ -138,7 +138,8 @@ final class LibPQConnection: @unchecked Sendable {  // the PGconn is only touche
         for (index, parameter) in parameters.enumerated() {
             if case .text(let text) = parameter, text.utf8.contains(0) {
                 return PostgresError(
-                    kind: .parameter, message: "parameter $\(index + 1) contains a NUL byte, which libpq would cut off there")
+                    kind: .parameter,
+                    message: "parameter $\(index + 1) contains a NUL byte, which libpq would cut off there")
             }
         }
         return nil
@@ -176,7 +177,8 @@ final class LibPQConnection: @unchecked Sendable {  // the PGconn is only touche
             if sqlState == nil, PQstatus(conn) != CONNECTION_OK { return .failure(connectionError()) }
             let kind: PostgresError.Kind = PQstatus(conn) == CONNECTION_OK ? .server : .connection
             let message =
-                field("M") ?? String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
+                field("M")
+                ?? String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
             return .failure(
                 PostgresError(
                     kind: kind, sqlState: sqlState, message: message, detail: field("D"), constraint: field("n"),

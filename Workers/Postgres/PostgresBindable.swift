@@ -87,7 +87,8 @@ public struct PostgresJSON<Value: Codable & Sendable>: PostgresBindable, Postgre
                 return .text(String(decoding: try PostgresJSONCoding.encoder.encode(value), as: UTF8.self))
             } catch {
                 // The encoder's message may quote the value: detail only (see PostgresError).
-                throw PostgresError(kind: .encoding, message: "\(Value.self) does not encode as JSON", detail: "\(error)")
+                throw PostgresError(
+                    kind: .encoding, message: "\(Value.self) does not encode as JSON", detail: "\(error)")
             }
         }
     }
@@ -96,7 +97,8 @@ public struct PostgresJSON<Value: Codable & Sendable>: PostgresBindable, Postgre
         do {
             value = try PostgresJSONCoding.decoder.decode(Value.self, from: Data(text.utf8))
         } catch {
-            throw PostgresError(kind: .decoding, message: "JSON column does not decode as \(Value.self)", detail: "\(error)")
+            throw PostgresError(
+                kind: .decoding, message: "JSON column does not decode as \(Value.self)", detail: "\(error)")
         }
     }
 }

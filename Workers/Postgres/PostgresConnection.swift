@@ -27,7 +27,8 @@ public final class PostgresConnection: Sendable {
         let result = await withCheckedContinuation { continuation in
             queue.async {
                 continuation.resume(
-                    returning: LibPQConnection.connect(url: url, applicationName: applicationName, statementTimeout: statementTimeout))
+                    returning: LibPQConnection.connect(
+                        url: url, applicationName: applicationName, statementTimeout: statementTimeout))
             }
         }
         return PostgresConnection(handle: try result.get(), logger: logger)

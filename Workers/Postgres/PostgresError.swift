@@ -87,7 +87,8 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
         while let open = rest.firstIndex(of: "\"") {
             result += rest[..<open]
             let afterOpen = rest.index(after: open)
-            guard let close = rest[afterOpen...].firstIndex(of: "\""), names.contains(String(rest[afterOpen..<close])) else {
+            guard let close = rest[afterOpen...].firstIndex(of: "\""), names.contains(String(rest[afterOpen..<close]))
+            else {
                 return result + "\"…\""
             }
             result += rest[open...close]

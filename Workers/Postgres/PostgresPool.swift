@@ -23,7 +23,8 @@ public final class PostgresPool: Sendable {
     }
 
     public init(
-        url: String, maximumConnections: Int = 10, applicationName: String = "carefleet", statementTimeout: Duration? = nil,
+        url: String, maximumConnections: Int = 10, applicationName: String = "carefleet",
+        statementTimeout: Duration? = nil,
         logger: Logger? = nil
     ) {
         self.url = url
@@ -73,7 +74,9 @@ public final class PostgresPool: Sendable {
             return (state.idle, state.waiters)
         }
         _ = idle
-        for waiter in waiters { waiter.continuation.resume(throwing: PostgresError(kind: .pool, message: "pool closed")) }
+        for waiter in waiters {
+            waiter.continuation.resume(throwing: PostgresError(kind: .pool, message: "pool closed"))
+        }
     }
 
     // MARK: - Lending
