@@ -91,10 +91,16 @@ public final class KafkaAdmin: Sendable {
         defer { rd_kafka_queue_destroy(queue) }
         let options = rd_kafka_AdminOptions_new(client.pointer, RD_KAFKA_ADMIN_OP_CREATETOPICS)
         defer { rd_kafka_AdminOptions_destroy(options) }
-        _ = rd_kafka_AdminOptions_set_request_timeout(
-            options, Int32(clamping: timeout.milliseconds), &errorText, errorText.count)
-        _ = rd_kafka_AdminOptions_set_operation_timeout(
-            options, Int32(clamping: timeout.milliseconds), &errorText, errorText.count)
+        // librdkafka refuses timeouts out of its range (at most an hour): say so instead of
+        // silently running with its default.
+        let millis = Int32(clamping: timeout.milliseconds)
+        if rd_kafka_AdminOptions_set_request_timeout(options, millis, &errorText, errorText.count)
+            != RD_KAFKA_RESP_ERR_NO_ERROR
+            || rd_kafka_AdminOptions_set_operation_timeout(options, millis, &errorText, errorText.count)
+                != RD_KAFKA_RESP_ERR_NO_ERROR
+        {
+            return .failure(.configuration("CreateTopics timeout \(timeout): \(String(errorBuffer: errorText))"))
+        }
         newTopics.withUnsafeMutableBufferPointer { buffer in
             rd_kafka_CreateTopics(client.pointer, buffer.baseAddress, buffer.count, options, queue)
         }

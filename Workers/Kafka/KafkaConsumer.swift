@@ -287,13 +287,19 @@ final class ConsumerContext: ClientContext, @unchecked Sendable {  // mutable st
                     logger.error("incremental unassign failed", metadata: ["error": "\(KafkaError(consuming: error))"])
                 }
             } else {
-                _ = rd_kafka_assign(client, nil)
+                let result = rd_kafka_assign(client, nil)
+                if result != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    logger.error("unassign failed", metadata: ["error": "\(KafkaError(result))"])
+                }
             }
             logger.info("partitions revoked", metadata: ["partitions": "\(partitions.sorted())", "lost": "\(lost)"])
         default:
             logger.error("rebalance error", metadata: ["error": "\(KafkaError(code))"])
             state.withLock { $0.assigned = [] }
-            _ = rd_kafka_assign(client, nil)
+            let result = rd_kafka_assign(client, nil)
+            if result != RD_KAFKA_RESP_ERR_NO_ERROR {
+                logger.error("unassign after a rebalance error failed", metadata: ["error": "\(KafkaError(result))"])
+            }
         }
     }
 }

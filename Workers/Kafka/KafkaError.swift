@@ -43,6 +43,14 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible {
         KafkaError(RD_KAFKA_RESP_ERR__INVALID_ARG, message)
     }
 
+    /// The awaiting task was cancelled before the operation took effect (librdkafka's `_INTR`).
+    static func cancelled(_ message: String) -> KafkaError {
+        KafkaError(RD_KAFKA_RESP_ERR__INTR, message)
+    }
+
+    /// The operation was abandoned because its task was cancelled; nothing was sent.
+    public var isCancellation: Bool { code == RD_KAFKA_RESP_ERR__INTR.rawValue }
+
     public var description: String { "\(name) (\(code)): \(message)" }
 
     private static let retriableCodes: Set<rd_kafka_resp_err_t> = [

@@ -1,24 +1,44 @@
 import CLibPQ
 import Dispatch
 import Foundation
+import Synchronization
 
 /// Owns one libpq connection. Every libpq call on it runs on its own serial queue, never on
 /// Swift's cooperative pool, because libpq calls block until the server answers.
 final class LibPQConnection: @unchecked Sendable {  // the PGconn is only touched on `queue` (or while idle in the pool)
     private let conn: OpaquePointer
+    /// libpq's cancel handle (`PQgetCancel`): thread-safe, usable while a statement runs.
+    private let cancelHandle: OpaquePointer?
     let queue: DispatchQueue
+    private let closed = Atomic<Bool>(false)
+    /// Set once a cancel request was sent: a late one could hit a later statement, so such a
+    /// connection is never lent again.
+    private let cancelSent = Atomic<Bool>(false)
 
     private init(conn: OpaquePointer, label: String) {
         self.conn = conn
+        self.cancelHandle = PQgetCancel(conn)
         self.queue = DispatchQueue(label: label)
     }
 
-    deinit { PQfinish(conn) }
+    deinit {
+        if let cancelHandle { PQfreeCancel(cancelHandle) }
+        if !closed.load(ordering: .acquiring) { PQfinish(conn) }
+    }
 
-    /// Connects (blocking: call from `queue`-like context only). Sessions speak UTC and ISO dates.
-    static func connect(url: String, applicationName: String) -> Result<LibPQConnection, PostgresError> {
+    /// Connects (blocking: call from `queue`-like context only). Sessions speak UTC and ISO dates;
+    /// `statementTimeout` (if any) bounds every statement on the server (`statement_timeout`).
+    static func connect(url: String, applicationName: String, statementTimeout: Duration? = nil)
+        -> Result<LibPQConnection, PostgresError>
+    {
+        var options = "-c TimeZone=UTC -c DateStyle=ISO,MDY -c IntervalStyle=iso_8601"
+        if let statementTimeout {
+            // Whole milliseconds, at least 1: 0 would mean no timeout at all.
+            let (seconds, attoseconds) = statementTimeout.components
+            options += " -c statement_timeout=\(max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000))"
+        }
         let keywords = ["dbname", "options", "application_name", "connect_timeout"]
-        let values = [url, "-c TimeZone=UTC -c DateStyle=ISO,MDY -c IntervalStyle=iso_8601", applicationName, "10"]
+        let values = [url, options, applicationName, "10"]
         let conn = withCStringArray(keywords) { keywordPointers in
             withCStringArray(values) { valuePointers in
                 PQconnectdbParams(keywordPointers, valuePointers, 1)
@@ -38,16 +58,40 @@ final class LibPQConnection: @unchecked Sendable {  // the PGconn is only touche
     /// True when the connection looks usable. Called while the connection is idle: any bytes
     /// waiting on an idle socket are an error notice or the server closing it (e.g. a restart).
     var isAlive: Bool {
-        guard PQstatus(conn) == CONNECTION_OK else { return false }
+        guard isConnected else { return false }
         var descriptor = pollfd(fd: PQsocket(conn), events: Int16(POLLIN), revents: 0)
         return poll(&descriptor, 1, 0) == 0
     }
 
-    /// False once libpq has seen the connection break.
-    var isConnected: Bool { PQstatus(conn) == CONNECTION_OK }
+    /// False once libpq has seen the connection break, or once it was closed.
+    var isConnected: Bool { !closed.load(ordering: .acquiring) && PQstatus(conn) == CONNECTION_OK }
+
+    /// True when the connection can be lent again as it is: connected, outside any transaction
+    /// (not in one, not in a failed one, no statement running) and never sent a cancel request.
+    var isReusable: Bool {
+        isConnected && PQtransactionStatus(conn) == PQTRANS_IDLE && !cancelSent.load(ordering: .acquiring)
+    }
+
+    /// Closes the connection now (the server rolls back whatever transaction it had open).
+    /// Call on `queue`. Idempotent.
+    func close() {
+        if !closed.exchange(true, ordering: .acquiringAndReleasing) { PQfinish(conn) }
+    }
+
+    /// Asks the server to cancel the statement running on this connection (blocking: it opens a
+    /// connection of its own). Safe from any thread. Marks the connection as not reusable.
+    func requestCancel() {
+        // Only the cancel handle is touched here: it is independent of the PGconn the queue uses.
+        guard let cancelHandle, !closed.load(ordering: .acquiring) else { return }
+        cancelSent.store(true, ordering: .releasing)
+        var errorText = [CChar](repeating: 0, count: 256)
+        _ = PQcancel(cancelHandle, &errorText, Int32(errorText.count))  // a failed request changes nothing: the statement runs on
+    }
 
     /// Runs one statement with parameters (extended protocol). Blocking.
     func execute(_ sql: String, _ parameters: [PostgresParameter]) -> Result<PostgresRows, PostgresError> {
+        if let refusal = Self.refuseNUL(sql: sql, parameters) { return .failure(refusal) }
+        if closed.load(ordering: .acquiring) { return .failure(Self.closedError) }
         var buffers: [UnsafeMutableRawPointer?] = []
         var lengths: [Int32] = []
         var formats: [Int32] = []
@@ -78,7 +122,27 @@ final class LibPQConnection: @unchecked Sendable {  // the PGconn is only touche
 
     /// Runs one or more `;`-separated statements without parameters (simple protocol). Blocking.
     func executeScript(_ sql: String) -> Result<PostgresRows, PostgresError> {
-        read(PQexec(conn, sql))
+        if let refusal = Self.refuseNUL(sql: sql, []) { return .failure(refusal) }
+        if closed.load(ordering: .acquiring) { return .failure(Self.closedError) }
+        return read(PQexec(conn, sql))
+    }
+
+    private static let closedError = PostgresError(kind: .connection, message: "connection closed")
+
+    /// libpq takes text as NUL-terminated C strings: a NUL inside would silently end the value
+    /// (or the statement) there. Such text is refused, naming the parameter but not its value.
+    static func refuseNUL(sql: String, _ parameters: [PostgresParameter]) -> PostgresError? {
+        if sql.utf8.contains(0) {
+            return PostgresError(kind: .parameter, message: "the SQL text contains a NUL byte")
+        }
+        for (index, parameter) in parameters.enumerated() {
+            if case .text(let text) = parameter, text.utf8.contains(0) {
+                return PostgresError(
+                    kind: .parameter,
+                    message: "parameter $\(index + 1) contains a NUL byte, which libpq would cut off there")
+            }
+        }
+        return nil
     }
 
     private func read(_ result: OpaquePointer?) -> Result<PostgresRows, PostgresError> {
@@ -113,9 +177,12 @@ final class LibPQConnection: @unchecked Sendable {  // the PGconn is only touche
             if sqlState == nil, PQstatus(conn) != CONNECTION_OK { return .failure(connectionError()) }
             let kind: PostgresError.Kind = PQstatus(conn) == CONNECTION_OK ? .server : .connection
             let message =
-                field("M") ?? String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
+                field("M")
+                ?? String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
             return .failure(
-                PostgresError(kind: kind, sqlState: sqlState, message: message, detail: field("D"), constraint: field("n")))
+                PostgresError(
+                    kind: kind, sqlState: sqlState, message: message, detail: field("D"), constraint: field("n"),
+                    schema: field("s"), table: field("t"), column: field("c")))
         }
     }
 

@@ -8,9 +8,10 @@ public enum PostgresParameter: Sendable, Equatable {
     case binary(Data)
 }
 
-/// A Swift value that can be a `$n` parameter.
+/// A Swift value that can be a `$n` parameter. Encoding may fail (JSON); then the statement is
+/// not sent and the error is thrown (never a NULL in its place).
 public protocol PostgresBindable: Sendable {
-    var postgresParameter: PostgresParameter { get }
+    var postgresParameter: PostgresParameter { get throws(PostgresError) }
 }
 
 extension String: PostgresBindable {
@@ -45,9 +46,11 @@ extension Data: PostgresBindable {
 }
 extension Optional: PostgresBindable where Wrapped: PostgresBindable {
     public var postgresParameter: PostgresParameter {
-        switch self {
-        case .none: .null
-        case .some(let value): value.postgresParameter
+        get throws(PostgresError) {
+            switch self {
+            case .none: .null
+            case .some(let value): try value.postgresParameter
+            }
         }
     }
 }
@@ -56,16 +59,18 @@ extension Optional: PostgresBindable where Wrapped: PostgresBindable {
 /// every element quoted, so set-based SQL can take a whole batch in one `$n`.
 extension Array: PostgresBindable where Element: PostgresBindable {
     public var postgresParameter: PostgresParameter {
-        var literal = "{"
-        for (index, element) in enumerated() {
-            if index > 0 { literal += "," }
-            switch element.postgresParameter {
-            case .null: literal += "NULL"
-            case .text(let text): literal += PostgresArrayLiteral.quote(text)
-            case .binary(let data): literal += PostgresArrayLiteral.quote("\\x" + data.hexString)
+        get throws(PostgresError) {
+            var literal = "{"
+            for (index, element) in enumerated() {
+                if index > 0 { literal += "," }
+                switch try element.postgresParameter {
+                case .null: literal += "NULL"
+                case .text(let text): literal += PostgresArrayLiteral.quote(text)
+                case .binary(let data): literal += PostgresArrayLiteral.quote("\\x" + data.hexString)
+                }
             }
+            return .text(literal + "}")
         }
-        return .text(literal + "}")
     }
 }
 
@@ -74,16 +79,26 @@ public struct PostgresJSON<Value: Codable & Sendable>: PostgresBindable, Postgre
     public var value: Value
     public init(_ value: Value) { self.value = value }
 
+    /// The JSON text; a value that does not encode (e.g. a non-finite Double) throws an
+    /// `.encoding` error, so the statement is not sent.
     public var postgresParameter: PostgresParameter {
-        guard let data = try? PostgresJSONCoding.encoder.encode(value) else { return .null }
-        return .text(String(decoding: data, as: UTF8.self))
+        get throws(PostgresError) {
+            do {
+                return .text(String(decoding: try PostgresJSONCoding.encoder.encode(value), as: UTF8.self))
+            } catch {
+                // The encoder's message may quote the value: detail only (see PostgresError).
+                throw PostgresError(
+                    kind: .encoding, message: "\(Value.self) does not encode as JSON", detail: "\(error)")
+            }
+        }
     }
 
     public init(postgresText text: String) throws(PostgresError) {
         do {
             value = try PostgresJSONCoding.decoder.decode(Value.self, from: Data(text.utf8))
         } catch {
-            throw PostgresError(kind: .decoding, message: "JSON column does not decode as \(Value.self): \(error)")
+            throw PostgresError(
+                kind: .decoding, message: "JSON column does not decode as \(Value.self)", detail: "\(error)")
         }
     }
 }

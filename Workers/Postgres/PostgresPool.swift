@@ -7,6 +7,9 @@ import Synchronization
 public final class PostgresPool: Sendable {
     public let url: String
     public let maximumConnections: Int
+    /// Every statement on the pool's connections is cancelled by the server after this long
+    /// (`statement_timeout`, SQLSTATE 57014); nil leaves the server's setting.
+    public let statementTimeout: Duration?
     private let applicationName: String
     private let logger: Logger
     private let state = Mutex(State())
@@ -19,10 +22,14 @@ public final class PostgresPool: Sendable {
         var closed = false
     }
 
-    public init(url: String, maximumConnections: Int = 10, applicationName: String = "carefleet", logger: Logger? = nil)
-    {
+    public init(
+        url: String, maximumConnections: Int = 10, applicationName: String = "carefleet",
+        statementTimeout: Duration? = nil,
+        logger: Logger? = nil
+    ) {
         self.url = url
         self.maximumConnections = max(1, maximumConnections)
+        self.statementTimeout = statementTimeout
         self.applicationName = applicationName
         self.logger = logger ?? Logger(label: "carefleet.postgres")
     }
@@ -67,7 +74,9 @@ public final class PostgresPool: Sendable {
             return (state.idle, state.waiters)
         }
         _ = idle
-        for waiter in waiters { waiter.continuation.resume(throwing: PostgresError(kind: .pool, message: "pool closed")) }
+        for waiter in waiters {
+            waiter.continuation.resume(throwing: PostgresError(kind: .pool, message: "pool closed"))
+        }
     }
 
     // MARK: - Lending
@@ -108,7 +117,8 @@ public final class PostgresPool: Sendable {
 
     private func openConnection() async throws -> PostgresConnection {
         do {
-            return try await PostgresConnection.connect(url: url, applicationName: applicationName)
+            return try await PostgresConnection.connect(
+                url: url, applicationName: applicationName, statementTimeout: statementTimeout, logger: logger)
         } catch {
             state.withLock { $0.open -= 1 }
             handOnCapacity()
@@ -144,8 +154,16 @@ public final class PostgresPool: Sendable {
         }
     }
 
+    /// Takes a connection back. Only one that is connected and outside any transaction is lent
+    /// again: one left inside a (failed) transaction, or that was sent a cancel request, is
+    /// closed, so the server rolls its transaction back and no later borrower inherits it.
     private func release(_ connection: PostgresConnection) {
-        let healthy = connection.handle.isConnected
+        let healthy = connection.handle.isReusable
+        if !healthy, connection.handle.isConnected {
+            logger.warning("closing a PostgreSQL connection returned inside a transaction or after a cancel")
+            let handle = connection.handle
+            handle.queue.async { handle.close() }
+        }
         let waiter = state.withLock { state -> CheckedContinuation<PostgresConnection, any Error>? in
             guard healthy, !state.closed else {
                 state.open -= 1

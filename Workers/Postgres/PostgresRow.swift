@@ -84,8 +84,9 @@ enum PostgresDecoding {
         return value
     }
 
+    /// The cell's text may be personal data: it goes to `detail`, which only debugDescription shows.
     static func mismatch(_ text: String, _ type: Any.Type) -> PostgresError {
-        PostgresError(kind: .decoding, message: "'\(text.prefix(64))' is not a \(type)")
+        PostgresError(kind: .decoding, message: "the value is not a \(type)", detail: "'\(text.prefix(64))'")
     }
 }
 
@@ -120,7 +121,9 @@ public struct PostgresRow: Sendable {
         do {
             return try T(postgresText: text)
         } catch {
-            throw PostgresError(kind: .decoding, message: "column '\(columns[column])': \(error.message)")
+            var named = error
+            named.message = "column '\(columns[column])': \(error.message)"
+            throw named
         }
     }
 
