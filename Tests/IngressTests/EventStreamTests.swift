@@ -3,6 +3,7 @@ import Foundation
 @testable import Ingress
 import Kafka
 import Logging
+import Postgres
 import Prometheus
 import ServiceLifecycle
 import Synchronization
@@ -198,5 +199,16 @@ struct EventStreamTests {
             #expect(count < records.count)
             try await eventually("the stream is gone from the hub") { hub.openStreams == 0 }
         }
+    }
+}
+
+@Suite("Database errors caused by input")
+struct InputErrorClassificationTests {
+    @Test func whatTheLibraryRefusesBeforeSendingIsTheClientsNotA500() {
+        #expect(PostgresError(kind: .parameter, message: "a NUL in $1").isCausedByInput)
+        #expect(PostgresError(kind: .encoding, message: "NaN is not JSON").isCausedByInput)
+        #expect(PostgresError(kind: .server, sqlState: "22008", message: "date out of range").isCausedByInput)
+        #expect(!PostgresError(kind: .server, sqlState: "23505", message: "duplicate key").isCausedByInput)
+        #expect(!PostgresError(kind: .connection, message: "gone").isCausedByInput)
     }
 }

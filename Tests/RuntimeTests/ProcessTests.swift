@@ -61,7 +61,7 @@ struct ProcessTests {
     }
 
     @Test func sigtermHandsPartitionsToTheOtherMemberWithoutLossOrDoubles() async throws {
-        // Slow handlers (20 ms each), so that plenty of work is left when one member leaves.
+        // Slow handlers (50 ms each), so that plenty of work is left when one member leaves (even on a loaded machine).
         let total = 1200
         let topic = TestKafka.uniqueName("probe")
         try await TestKafka.createTopics([topic], partitions: 6)
@@ -70,8 +70,8 @@ struct ProcessTests {
             let pool = PostgresPool(url: url, maximumConnections: 2)
             defer { pool.close() }
             let ports = (try freeLoopbackPort(), try freeLoopbackPort())
-            let leaving = try await ProbeProcess(topic: topic, group: group, databaseURL: url, name: "leaving", delayMillis: 20, httpPort: ports.0)
-            let staying = try await ProbeProcess(topic: topic, group: group, databaseURL: url, name: "staying", delayMillis: 20, httpPort: ports.1)
+            let leaving = try await ProbeProcess(topic: topic, group: group, databaseURL: url, name: "leaving", delayMillis: 50, httpPort: ports.0)
+            let staying = try await ProbeProcess(topic: topic, group: group, databaseURL: url, name: "staying", delayMillis: 50, httpPort: ports.1)
             try await eventually(timeout: .seconds(30), "both joined and share the partitions") {
                 var shares: [Int] = []
                 for port in [ports.0, ports.1] {

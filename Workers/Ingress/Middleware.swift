@@ -92,7 +92,8 @@ extension PostgresError {
     /// an index row too big), or libpq could not send it (a NUL): the request's fault.
     var isCausedByInput: Bool {
         if kind == .server, let sqlState { return sqlState.hasPrefix("22") || sqlState.hasPrefix("54") }
-        return false
+        // The library refuses a NUL in a parameter, or a value that does not encode, before sending.
+        return kind == .parameter || kind == .encoding
     }
 }
 
