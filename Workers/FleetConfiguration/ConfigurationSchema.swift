@@ -23,6 +23,7 @@ public enum ConfigurationSchema {
         ConfigKey("kafka.bootstrap.servers", "Kafka brokers, host:port,…", required: true),
         ConfigKey("database.url", "PostgreSQL URL, postgres://user:password@host:port/database", required: true, secret: true),
         ConfigKey("database.pool.size", "connections per program"),
+        ConfigKey("database.statement.timeout", "longest a statement may run before PostgreSQL cancels it (unset: no limit)"),
         ConfigKey("http.host", "address the HTTP endpoint binds to"),
         ConfigKey("http.port", "port of the API (ingress) or of /health and /metrics (workers)"),
         ConfigKey("log.level", "trace, debug, info, notice, warning, error or critical"),

@@ -195,3 +195,13 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+extension FleetConfig {
+    /// `database.statement.timeout`, when set: PostgreSQL cancels a statement that runs longer.
+    public var statementTimeout: Duration? {
+        get throws(ConfigError) {
+            guard string("database.statement.timeout") != nil else { return nil }
+            return try duration("database.statement.timeout", default: .seconds(30))
+        }
+    }
+}

@@ -149,7 +149,7 @@ public struct IngressProgram {
         }
         let pool = PostgresPool(
             url: try config.require("database.url"), maximumConnections: try config.int("database.pool.size", default: 10),
-            applicationName: "ingress", logger: logger)
+            applicationName: "ingress", statementTimeout: try config.statementTimeout, logger: logger)
         var kafka = KafkaConfig(properties: config.subtree("kafka"))
         // A client waits on every acknowledgement: a short linger (measured: 2 ms gives 13,800
         // commands/s at p99 12 ms with 64 connections on 2 cores, 5 ms only 9,300 at p99 13 ms) is

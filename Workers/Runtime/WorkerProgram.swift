@@ -47,8 +47,10 @@ public struct WorkerProgram: Sendable {
         let catalogs = explicitCatalogs ?? namespace.catalogs(for: group)
         let kafka = KafkaConfig(properties: config.subtree("kafka"))
         let poolSize = try config.int("database.pool.size", default: 10)
+        let statementTimeout = try config.statementTimeout
         let database = config.string("database.url").map {
-            PostgresPool(url: $0, maximumConnections: poolSize, applicationName: group.name, logger: logger)
+            PostgresPool(
+                url: $0, maximumConnections: poolSize, applicationName: group.name, statementTimeout: statementTimeout, logger: logger)
         }
         let environment = WorkerEnvironment(config: config, namespace: namespace, kafka: kafka, database: database, logger: logger)
         let setup = try await makeWorker(environment)
