@@ -224,19 +224,31 @@ struct NotificationTests {
                 let start = base.addingTimeInterval(seconds)
                 return (WireCoding.formatTimestamp(start), WireCoding.formatTimestamp(start.addingTimeInterval(300)))
             }
+            // Times seconds from now are off any slot grid: only an admin may book them.
+            func book(_ patient: Session, doctor: UUID, _ time: (String, String)) async throws -> String {
+                let answer = try await fleet.api.post(
+                    "/v1/appointments",
+                    [
+                        "doctorId": doctor.uuidString, "startsAt": time.0, "endsAt": time.1, "patientId": patient.userId.uuidString,
+                        "allowOffGrid": true,
+                    ], token: admin.accessToken)
+                try #require(answer.status == 202, "\(answer.text)")
+                let outcome = try await fleet.outcome(of: answer.json["commandId"] as? String ?? "", token: admin.accessToken)
+                try #require(outcome["status"] as? String == "done", "\(outcome)")
+                return try #require(answer.json["appointmentId"] as? String)
+            }
             // Reminder due in 8 s: sent once.
             let keptTime = at(8)
-            _ = try await fleet.book(kept, doctor: keptDoctor.id, startsAt: keptTime.0, endsAt: keptTime.1)
+            _ = try await book(kept, doctor: keptDoctor.id, keptTime)
             // Due in 12 s, but cancelled before: never sent.
             let cancelledTime = at(12)
-            let cancelledAppointment = try await fleet.book(
-                cancelled, doctor: cancelledDoctor.id, startsAt: cancelledTime.0, endsAt: cancelledTime.1)
+            let cancelledAppointment = try await book(cancelled, doctor: cancelledDoctor.id, cancelledTime)
             _ = try await fleet.act("cancel", on: cancelledAppointment, ["reason": "x"], as: cancelled)
             // Due in 14 s, moved before that to a time due in 22 s: one reminder, for the new time.
             let oldTime = at(14)
-            let movedAppointment = try await fleet.book(moved, doctor: movedDoctor.id, startsAt: oldTime.0, endsAt: oldTime.1)
+            let movedAppointment = try await book(moved, doctor: movedDoctor.id, oldTime)
             let newTime = at(22)
-            let outcome = try await fleet.act("reschedule", on: movedAppointment, ["startsAt": newTime.0], as: moved)
+            let outcome = try await fleet.act("reschedule", on: movedAppointment, ["startsAt": newTime.0, "allowOffGrid": true], as: admin)
             #expect(outcome["status"] as? String == "done", "\(outcome)")
             #expect(Date() < base.addingTimeInterval(-offset + 12), "the cancel and the move happened before their reminders were due")
 

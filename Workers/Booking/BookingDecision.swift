@@ -1,8 +1,9 @@
 import Contracts
 import Foundation
+import Postgres
 
-/// One command as `booking.decide` reads it (see Migrations/SQL/0004_booking_rules.sql).
-struct DecisionInput: Encodable {
+/// One command as `booking.decide_batch` reads it (see Migrations/SQL/0013_batch_booking.sql).
+struct DecisionInput {
     var commandId: UUID
     var type: String
     var tenantId: UUID
@@ -16,7 +17,9 @@ struct DecisionInput: Encodable {
     var endsAt: Date?
     var reason: String?
     var notes: String?
+    var allowOffGrid: Bool?
 
+    /// Nil for a message that is not an appointment command.
     init?(_ message: DecodedMessage) {
         let metadata = message.metadata
         commandId = metadata.id
@@ -28,7 +31,7 @@ struct DecisionInput: Encodable {
         switch message.payload {
         case let command as RequestAppointment:
             (appointmentId, doctorId, patientId) = (command.appointmentId, command.doctorId, command.patientId)
-            (startsAt, endsAt, reason) = (command.startsAt, command.endsAt, command.reason)
+            (startsAt, endsAt, reason, allowOffGrid) = (command.startsAt, command.endsAt, command.reason, command.allowOffGrid)
         case let command as CancelAppointment:
             (appointmentId, doctorId, reason) = (command.appointmentId, command.doctorId, command.reason)
         case let command as ConfirmAppointment:
@@ -36,7 +39,8 @@ struct DecisionInput: Encodable {
         case let command as RejectAppointment:
             (appointmentId, doctorId, reason) = (command.appointmentId, command.doctorId, command.reason)
         case let command as RescheduleAppointment:
-            (appointmentId, doctorId, startsAt, endsAt) = (command.appointmentId, command.doctorId, command.startsAt, command.endsAt)
+            (appointmentId, doctorId) = (command.appointmentId, command.doctorId)
+            (startsAt, endsAt, allowOffGrid) = (command.startsAt, command.endsAt, command.allowOffGrid)
         case let command as CompleteAppointment:
             (appointmentId, doctorId, notes) = (command.appointmentId, command.doctorId, command.notes)
         case let command as MarkNoShow:
@@ -45,11 +49,19 @@ struct DecisionInput: Encodable {
             return nil
         }
     }
+
+    /// PostgreSQL text cannot hold a NUL character (and libpq would cut the parameter at it):
+    /// such a command could never be decided, and must not take the rest of its batch with it.
+    var textFieldWithNul: String? {
+        if reason?.utf8.contains(0) == true { return "payload.reason" }
+        if notes?.utf8.contains(0) == true { return "payload.notes" }
+        return nil
+    }
 }
 
-/// What `booking.decide` answered for one command.
-struct DecisionOutput: Decodable {
-    enum Outcome: String, Decodable {
+/// What `booking.decide_batch` answered for one command: a row of `booking.batch_decision`.
+struct DecisionOutput {
+    enum Outcome: String {
         case booked, declined, confirmed, rejected, cancelled, rescheduled, completed
         case noShow = "no_show"
         /// Decided before: `recordedEvent` is the event to publish again.
@@ -58,30 +70,54 @@ struct DecisionOutput: Decodable {
         case repeated
     }
 
-    struct Snapshot: Decodable {
-        var appointmentId: UUID
-        var doctorId: UUID
+    /// The appointment after the decision, as far as the database knows it.
+    struct Appointment {
         var patientId: UUID
         var startsAt: Date
         var endsAt: Date
         var status: AppointmentStatus
         var sequence: Int
         var requestedAt: Date
-
-        var contract: AppointmentSnapshot {
-            AppointmentSnapshot(
-                appointmentId: appointmentId, doctorId: doctorId, patientId: patientId, startsAt: startsAt, endsAt: endsAt,
-                status: status, sequence: sequence, requestedAt: requestedAt)
-        }
     }
 
-    var commandId: UUID
+    /// Position of the command in the batch, from 1.
+    var position: Int
     var outcome: Outcome
     var declineReason: DeclineReason?
-    var appointment: Snapshot?
+    var appointment: Appointment?
     var previousStartsAt: Date?
     var previousEndsAt: Date?
     var recordedEvent: String?
+
+    /// The columns of `booking.batch_decision`, in order.
+    static let columns =
+        "n, outcome, decline_reason, status, sequence, patient_id, starts_at, ends_at, requested_at, previous_starts_at, previous_ends_at, recorded_event"
+
+    init(row: PostgresRow) throws {
+        position = try row.decode(Int.self, 0)
+        let outcomeText = try row.decode(String.self, 1)
+        guard let outcome = Outcome(rawValue: outcomeText) else {
+            throw PostgresError(kind: .decoding, message: "booking.decide_batch answered outcome '\(outcomeText.prefix(40))'")
+        }
+        self.outcome = outcome
+        if let reason = try row.decode(String?.self, 2) {
+            guard let known = DeclineReason(rawValue: reason) else {
+                throw PostgresError(kind: .decoding, message: "booking.decide_batch answered decline reason '\(reason.prefix(40))'")
+            }
+            declineReason = known
+        }
+        if outcome != .declined, let statusText = try row.decode(String?.self, 3) {
+            guard let status = AppointmentStatus(rawValue: statusText) else {
+                throw PostgresError(kind: .decoding, message: "booking.decide_batch answered status '\(statusText.prefix(40))'")
+            }
+            appointment = Appointment(
+                patientId: try row.decode(UUID.self, 5), startsAt: try row.decode(Date.self, 6), endsAt: try row.decode(Date.self, 7),
+                status: status, sequence: try row.decode(Int.self, 4), requestedAt: try row.decode(Date.self, 8))
+        }
+        previousStartsAt = try row.decode(Date?.self, 9)
+        previousEndsAt = try row.decode(Date?.self, 10)
+        recordedEvent = try row.decode(String?.self, 11)
+    }
 }
 
 /// The event a decision becomes, as wire JSON.
@@ -97,7 +133,11 @@ enum DecisionEvent {
             return (P.messageType, try event.encoded())
         }
         let commandId = metadata.id
-        let snapshot = decision.appointment?.contract
+        let snapshot = decision.appointment.map {
+            AppointmentSnapshot(
+                appointmentId: input.appointmentId, doctorId: input.doctorId, patientId: $0.patientId, startsAt: $0.startsAt,
+                endsAt: $0.endsAt, status: $0.status, sequence: $0.sequence, requestedAt: $0.requestedAt)
+        }
         switch decision.outcome {
         case .declined:
             let request = command.payload as? RequestAppointment

@@ -5,9 +5,10 @@ import Logging
 import Postgres
 import Runtime
 
-/// Decides appointment commands a batch at a time: one transaction per batch locks the doctors
-/// involved, applies the booking rules (`booking.decide`, in SQL), records each command with its
-/// event, commits, and then publishes the events (keyed by doctor id) and waits for the broker.
+/// Decides appointment commands a batch at a time: one transaction per batch decides every
+/// command of it under the doctors' row locks (`booking.decide_batch`, in SQL: one statement for
+/// the whole batch), records each command with its event (one more), commits, and then publishes
+/// all the events (keyed by doctor id) and waits for the broker's acknowledgements together.
 /// A redelivered command finds its recorded event and publishes it again, changing nothing.
 public struct BookingHandler: BatchMessageHandler {
     public let pool: PostgresPool
@@ -26,15 +27,38 @@ public struct BookingHandler: BatchMessageHandler {
     }
 
     public func handle(batch: [IncomingMessage]) async -> [Result<Void, any Error>] {
-        do {
-            let events = try await decide(batch)
-            try await publish(events)
-            return batch.map { _ in .success(()) }
-        } catch {
-            // The whole batch is retried (the runtime then tries each message on its own);
-            // nothing of it was committed or, if it was, it is recorded and republished.
-            return batch.map { _ in .failure(error) }
+        var results = [Result<Void, any Error>](repeating: .success(()), count: batch.count)
+        var commands: [Command] = []
+        commands.reserveCapacity(batch.count)
+        for (index, message) in batch.enumerated() {
+            guard let input = DecisionInput(message.decoded) else {
+                results[index] = .failure(
+                    HandlerError.permanent("\(message.metadata.type) is not an appointment command", class: .validation))
+                continue
+            }
+            if let field = input.textFieldWithNul {
+                results[index] = .failure(HandlerError.permanent("\(field) holds a NUL character", class: .validation))
+                continue
+            }
+            commands.append(Command(index: index, message: message, input: input))
         }
+        guard !commands.isEmpty else { return results }
+        do {
+            let events = try await decide(commands)
+            try await publish(events)
+        } catch {
+            // The commands are retried (the runtime then tries each message on its own); nothing
+            // of them was committed or, if it was, it is recorded and republished.
+            for command in commands { results[command.index] = .failure(error) }
+        }
+        return results
+    }
+
+    struct Command {
+        /// Position in the batch the runtime handed over.
+        var index: Int
+        var message: IncomingMessage
+        var input: DecisionInput
     }
 
     struct OutgoingEvent {
@@ -43,70 +67,105 @@ public struct BookingHandler: BatchMessageHandler {
         var correlationId: String
     }
 
-    /// One transaction: decide, record, commit. Returns the events to publish, in command order.
-    func decide(_ batch: [IncomingMessage]) async throws -> [OutgoingEvent] {
-        var inputs: [DecisionInput] = []
-        for message in batch {
-            guard let input = DecisionInput(message.decoded) else {
-                throw HandlerError.permanent("\(message.metadata.type) is not an appointment command", class: .validation)
-            }
-            inputs.append(input)
+    static let decideStatement = """
+        SELECT \(DecisionOutput.columns) FROM booking.decide_batch(
+            $1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::uuid[], $6::timestamptz[], $7::uuid[], $8::uuid[], $9::uuid[],
+            $10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[], $14::boolean[])
+        """
+
+    static let recordStatement = """
+        INSERT INTO booking.processed_commands (command_id, tenant_id, event_id, event_type, event)
+        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[])
+        """
+
+    /// The batch as `booking.decide_batch` takes it: the n-th element of each array is command n.
+    static func decideParameters(_ commands: [Command]) -> [any PostgresBindable] {
+        let count = commands.count
+        var ids = ArrayParameter(capacity: count * 37), types = ArrayParameter(capacity: count * 24)
+        var tenants = ArrayParameter(capacity: count * 37), roles = ArrayParameter(capacity: count * 10)
+        var actors = ArrayParameter(capacity: count * 37), occurred = ArrayParameter(capacity: count * 25)
+        var appointments = ArrayParameter(capacity: count * 37), doctors = ArrayParameter(capacity: count * 37)
+        var patients = ArrayParameter(capacity: count * 37), starts = ArrayParameter(capacity: count * 25)
+        var ends = ArrayParameter(capacity: count * 25), reasons = ArrayParameter(capacity: count * 5)
+        var notes = ArrayParameter(capacity: count * 5), offGrid = ArrayParameter(capacity: count * 5)
+        for command in commands {
+            let input = command.input
+            ids.append(input.commandId)
+            types.append(input.type)
+            tenants.append(input.tenantId)
+            roles.append(input.actorRole)
+            actors.append(input.actorId)
+            occurred.append(input.occurredAt)
+            appointments.append(input.appointmentId)
+            doctors.append(input.doctorId)
+            patients.append(input.patientId)
+            starts.append(input.startsAt)
+            ends.append(input.endsAt)
+            reasons.append(input.reason)
+            notes.append(input.notes)
+            offGrid.append(input.allowOffGrid)
         }
-        let encoder = WireCoding.encoder()
-        let commands = String(decoding: try encoder.encode(inputs), as: UTF8.self)
-        let decoder = WireCoding.decoder()
+        return [ids, types, tenants, roles, actors, occurred, appointments, doctors, patients, starts, ends, reasons, notes, offGrid]
+    }
+
+    /// One transaction: decide, record, commit. Returns the events to publish, in command order.
+    func decide(_ commands: [Command]) async throws -> [OutgoingEvent] {
+        let parameters = Self.decideParameters(commands)
         return try await pool.transaction { connection in
-            let rows = try await connection.query("SELECT booking.decide($1::jsonb)", [commands])
-            guard rows.count == batch.count else {
-                throw HandlerError.transient("booking.decide answered \(rows.count) rows for \(batch.count) commands")
+            let rows = try await connection.query(Self.decideStatement, parameters)
+            var decisions = [DecisionOutput?](repeating: nil, count: commands.count)
+            for row in rows {
+                let decision = try DecisionOutput(row: row)
+                guard decisions.indices.contains(decision.position - 1), decisions[decision.position - 1] == nil else {
+                    throw HandlerError.transient("booking.decide_batch answered for position \(decision.position) twice or out of range")
+                }
+                decisions[decision.position - 1] = decision
             }
             var events: [OutgoingEvent] = []
+            events.reserveCapacity(commands.count)
             var byCommand: [UUID: OutgoingEvent] = [:]
-            var recordIds: [UUID] = []
-            var recordTenants: [UUID] = []
-            var recordEventIds: [UUID] = []
-            var recordTypes: [String] = []
-            var recordEvents: [String] = []
-            for (index, message) in batch.enumerated() {
-                let decision = try decoder.decode(DecisionOutput.self, from: Data(try rows[index].decode(String.self, 0).utf8))
-                let input = inputs[index]
-                let key = input.doctorId.uuidString.lowercased()
+            var recordIds = ArrayParameter(), recordTenants = ArrayParameter(), recordEventIds = ArrayParameter()
+            var recordTypes = ArrayParameter(), recordEvents = ArrayParameter()
+            var recorded = 0
+            for (index, command) in commands.enumerated() {
+                guard let decision = decisions[index] else {
+                    throw HandlerError.transient("booking.decide_batch gave no decision for command \(command.input.commandId)")
+                }
+                let metadata = command.message.metadata
+                let key = command.input.doctorId.canonical
                 let event: OutgoingEvent
                 switch decision.outcome {
                 case .recorded:
-                    guard let recorded = decision.recordedEvent else { throw HandlerError.transient("recorded event missing") }
-                    event = OutgoingEvent(key: key, json: Data(recorded.utf8), correlationId: message.metadata.correlationId)
+                    guard let json = decision.recordedEvent else { throw HandlerError.transient("recorded event missing") }
+                    event = OutgoingEvent(key: key, json: Data(json.utf8), correlationId: metadata.correlationId)
                 case .repeated:
-                    guard let first = byCommand[decision.commandId] else { throw HandlerError.transient("repeat before first") }
+                    guard let first = byCommand[metadata.id] else { throw HandlerError.transient("repeat before first") }
                     event = first
                 default:
-                    let eventId = UUID()
-                    guard let (type, json) = try DecisionEvent.make(decision, for: message.decoded, input: input, eventId: eventId)
+                    let eventId = UUID.random()
+                    guard let (type, json) = try DecisionEvent.make(decision, for: command.message.decoded, input: command.input, eventId: eventId)
                     else {
                         throw HandlerError.permanent("decision \(decision.outcome) lacks its appointment", class: .validation)
                     }
-                    event = OutgoingEvent(key: key, json: json, correlationId: message.metadata.correlationId)
-                    recordIds.append(decision.commandId)
-                    recordTenants.append(message.metadata.tenantId)
+                    event = OutgoingEvent(key: key, json: json, correlationId: metadata.correlationId)
+                    recordIds.append(metadata.id)
+                    recordTenants.append(metadata.tenantId)
                     recordEventIds.append(eventId)
                     recordTypes.append(type)
-                    recordEvents.append(String(decoding: json, as: UTF8.self))
+                    recordEvents.append(utf8: json)
+                    recorded += 1
                 }
-                byCommand[decision.commandId] = event
+                byCommand[metadata.id] = event
                 events.append(event)
             }
-            if !recordIds.isEmpty {
-                try await connection.query(
-                    """
-                    INSERT INTO booking.processed_commands (command_id, tenant_id, event_id, event_type, event)
-                    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[])
-                    """, [recordIds, recordTenants, recordEventIds, recordTypes, recordEvents])
+            if recorded > 0 {
+                try await connection.query(Self.recordStatement, [recordIds, recordTenants, recordEventIds, recordTypes, recordEvents])
             }
             return events
         }
     }
 
-    /// Publishes all events concurrently and waits for every acknowledgement.
+    /// Hands every event to the producer at once and waits for all acknowledgements.
     func publish(_ events: [OutgoingEvent]) async throws {
         let producer = self.producer
         let topic = eventsTopic

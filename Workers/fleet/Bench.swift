@@ -17,16 +17,25 @@ struct BookingBench: AsyncParsableCommand {
         commandName: "booking",
         abstract: "Decided booking commands per second, through the running booking worker(s).",
         discussion: """
-            Seeds a fresh tenant (doctors working around the clock, patients), publishes request \
-            commands (a share of them for slots already asked for, so declines happen too) and \
-            waits until every command is decided. Start the fleet first (scripts/local up).
+            First measures PostgreSQL's own limit for the booking transaction on the fleet's server \
+            (pgbench, 50 bookings per server-side call, --ceiling-clients connections; the probe of \
+            bench/pg_limits.sh). Then seeds a fresh tenant (doctors working around the clock, \
+            patients), publishes request commands (a share of them for slots already asked for, so \
+            declines happen too) and waits until every command is decided. Prints decided/s beside \
+            that ceiling, and the ratio. Start the fleet first (scripts/local up; a release build \
+            for figures that mean something).
             """)
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "Request commands to publish.") var commands = 20_000
     @Option(help: "Doctors (commands are keyed, and so spread, by doctor).") var doctors = 120
     @Option(help: "Share of requests for a slot asked for before (they are declined).") var conflictShare = 0.1
+    @Option(help: "Seconds of the PostgreSQL ceiling probe (0: skip it).") var ceilingSeconds = 10
+    @Option(help: "pgbench connections of the ceiling probe.") var ceilingClients = 2
     @Option(help: "Where to keep the figures as JSON.") var json: String?
+
+    /// The issue's target: the worker decides as fast as PostgreSQL books in batches of 50.
+    static let targetRatio = 1.0
 
     struct Result: Codable {
         var benchmark = "booking"
@@ -37,12 +46,23 @@ struct BookingBench: AsyncParsableCommand {
         var decidedPerSecond: Double
         var booked: Int
         var declined: Int
+        var ceiling: BookingCeiling.Figures?
+        var ratioToCeiling: Double?
+        var target: String
+        var met: Bool?
         var measuredAt: String
     }
 
     func run() async throws {
         let config = try global.load()
-        let pool = PostgresPool(url: try config.require("database.url"), maximumConnections: 2, applicationName: "fleet-bench")
+        let databaseURL = try config.require("database.url")
+        var ceiling: BookingCeiling.Figures?
+        if ceilingSeconds > 0 {
+            FileHandle.standardError.write(
+                Data("bench: PostgreSQL ceiling, pgbench batch-50 with \(ceilingClients) clients, \(ceilingSeconds) s\n".utf8))
+            ceiling = try await BookingCeiling.measure(databaseURL: databaseURL, clients: ceilingClients, seconds: ceilingSeconds)
+        }
+        let pool = PostgresPool(url: databaseURL, maximumConnections: 2, applicationName: "fleet-bench")
         defer { pool.close() }
         let tenant = UUID()
         let doctorIds = (0..<doctors).map { _ in UUID() }
@@ -51,7 +71,8 @@ struct BookingBench: AsyncParsableCommand {
 
         let topic = try config.namespace().topicName(Contracts.Topics.appointmentCommands.name)
         let producer = try KafkaProducer(config: KafkaConfig(properties: config.subtree("kafka")))
-        let base = Date().addingTimeInterval(86400).timeIntervalSince1970.rounded(.down)
+        // Tomorrow, on the doctors' grid (UTC, 5-minute slots from midnight): an off-grid start is declined.
+        let base = ((Date().timeIntervalSince1970 + 86400) / 300).rounded(.down) * 300
         let conflictEvery = conflictShare > 0 ? max(2, Int(1 / conflictShare)) : Int.max
         let started = ContinuousClock.now
         var sent = 0
@@ -94,20 +115,27 @@ struct BookingBench: AsyncParsableCommand {
         let total = ContinuousClock.now - started
         let booked = try await pool.query("SELECT count(*) FROM booking.appointments WHERE tenant_id = $1", [tenant])[0].decode(Int.self, 0)
         let seconds = Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18
+        let decidedPerSecond = Double(commands) / seconds
+        let ratio = ceiling.map { decidedPerSecond / max(1, $0.bookingsPerSecond) }
         let result = Result(
             commands: commands, doctors: doctors,
             publishSeconds: Double(published.components.seconds) + Double(published.components.attoseconds) / 1e18,
-            totalSeconds: seconds, decidedPerSecond: Double(commands) / seconds, booked: booked, declined: commands - booked,
-            measuredAt: WireCoding.formatTimestamp(Date()))
-        print(
-            Table.render([
-                ["BENCHMARK", "COMMANDS", "DOCTORS", "PUBLISH S", "TOTAL S", "DECIDED/S", "BOOKED", "DECLINED"],
-                [
-                    "booking", String(commands), String(doctors), String(format: "%.2f", result.publishSeconds),
-                    String(format: "%.2f", seconds), String(format: "%.0f", result.decidedPerSecond), String(booked),
-                    String(commands - booked),
-                ],
-            ]))
+            totalSeconds: seconds, decidedPerSecond: decidedPerSecond, booked: booked, declined: commands - booked,
+            ceiling: ceiling, ratioToCeiling: ratio, target: "≥ \(Self.targetRatio) of ceiling",
+            met: ratio.map { $0 >= Self.targetRatio }, measuredAt: WireCoding.formatTimestamp(Date()))
+        var rows = [["STAGE", "COMMANDS", "DOCTORS", "PUBLISH S", "TOTAL S", "PER SECOND", "BOOKED", "DECLINED", "RATIO", "TARGET", "MET"]]
+        if let ceiling {
+            rows.append([
+                "PostgreSQL ceiling (pgbench batch-50, \(ceiling.clients) clients)", "—", "—", "—", String(ceiling.seconds),
+                String(format: "%.0f", ceiling.bookingsPerSecond), "—", "—", "1.00", "—", "—",
+            ])
+        }
+        rows.append([
+            "booking worker (decided)", String(commands), String(doctors), String(format: "%.2f", result.publishSeconds),
+            String(format: "%.2f", seconds), String(format: "%.0f", decidedPerSecond), String(booked), String(commands - booked),
+            ratio.map { String(format: "%.2f", $0) } ?? "—", result.target, result.met.map { $0 ? "yes" : "NO" } ?? "—",
+        ])
+        print(Table.render(rows))
         let path = json ?? "bench-booking-\(result.measuredAt.prefix(19).replacingOccurrences(of: ":", with: "")).json"
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
