@@ -17,7 +17,7 @@ struct ConsoleGuard: RouterMiddleware {
     {
         var context = context
         let path = request.uri.path
-        let open = path == "/login" || path.hasPrefix("/static/") || path == "/health"
+        let open = path == "/login" || path.hasPrefix("/static/") || path == "/health" || path == "/favicon.ico"
         if request.method == .post {
             let body = try await request.body.collect(upTo: context.maxUploadSize)
             context.form = HTMLForm(urlEncoded: String(buffer: body))

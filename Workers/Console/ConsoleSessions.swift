@@ -56,6 +56,11 @@ public final class ConsoleSessions: Sendable {
         return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }.joined()
     }
 
+    /// Whether `text` looks like a token `randomToken` makes.
+    public static func isToken(_ text: String) -> Bool {
+        text.utf8.count == 64 && text.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }
+    }
+
     /// Compares secrets in time that does not depend on where they differ.
     public static func same(_ a: String, _ b: String) -> Bool {
         let x = Array(a.utf8)

@@ -19,9 +19,9 @@ struct SignInRoutes {
         router.get("") { _, context -> Response in
             ConsoleGuard.redirect(to: context.session == nil ? "/login" : "/groups")
         }
-        router.get("login") { _, context -> Response in
+        router.get("login") { request, context -> Response in
             if context.session != nil { return ConsoleGuard.redirect(to: "/groups") }
-            return try signInPage(email: "", problem: nil)
+            return try signInPage(email: "", problem: nil, token: request.cookies[ConsoleGuard.signInCookie]?.value)
         }
         router.post("login") { request, context -> Response in
             // Before a session exists, the form's token must match the cookie set with the form.
@@ -67,8 +67,10 @@ struct SignInRoutes {
         }
     }
 
-    func signInPage(email: String, problem: String?, status: HTTPResponse.Status = .ok) throws -> Response {
-        let token = ConsoleSessions.randomToken()
+    /// The form, with the token of the browser's sign-in cookie when it has a well-formed one: a
+    /// second load of the page (another tab, a prefetch) must not invalidate the first.
+    func signInPage(email: String, problem: String?, status: HTTPResponse.Status = .ok, token existing: String? = nil) throws -> Response {
+        let token = existing.flatMap { ConsoleSessions.isToken($0) ? $0 : nil } ?? ConsoleSessions.randomToken()
         var response = try services.pages.page(
             "signin", SignInPage(csrf: token, email: email, problem: problem), title: "Sign in", section: .none, session: nil,
             status: status)

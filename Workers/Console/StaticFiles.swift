@@ -23,6 +23,9 @@ struct StaticFiles: Sendable {
     func add(to router: Router<ConsoleContext>) {
         let css = Array(Self.css.utf8)
         let js = Array(Self.javascript.utf8)
+        // Browsers ask for it on every site; without it they would follow the sign-in redirect.
+        let icon = Array(Self.icon.utf8)
+        router.get("favicon.ico") { _, _ in Self.file(icon, type: "image/svg+xml") }
         router.get("static/console.css") { _, _ in Self.file(css, type: "text/css; charset=utf-8") }
         router.get("static/console.js") { _, _ in Self.file(js, type: "text/javascript; charset=utf-8") }
         let chart = chartJS
@@ -58,6 +61,11 @@ struct StaticFiles: Sendable {
             new Chart(canvas, JSON.parse(canvas.dataset.chart));
           }
         }
+        """
+
+    static let icon = """
+        <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#17324d"/>\
+        <path d="M4 8h8M8 4v8" stroke="#fff" stroke-width="2"/></svg>
         """
 
     static let css = """

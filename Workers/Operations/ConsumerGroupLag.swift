@@ -36,13 +36,20 @@ public struct ConsumerGroupLag: Sendable, Hashable {
     /// Offsets the group committed, summed: its progress (its change over time is its throughput).
     public var committedTotal: Int64 { partitions.reduce(0) { $0 + ($1.committed ?? $1.lowWatermark) } }
 
-    /// Reads the lag of each target (committed offsets and watermarks, without joining any group).
+    /// Reads the lag of each target (committed offsets and watermarks, without joining any
+    /// group), the targets at the same time: each is a round trip per partition, and the
+    /// console reads them every second.
     public static func read(_ targets: [LagTarget], admin: KafkaAdmin) async throws -> [ConsumerGroupLag] {
-        var result: [ConsumerGroupLag] = []
-        for target in targets {
-            let lags = try await admin.lag(group: target.group, topics: target.topics)
-            result.append(ConsumerGroupLag(group: target.group, partitions: lags.sorted { $0.topicPartition < $1.topicPartition }))
+        try await withThrowingTaskGroup(of: (Int, ConsumerGroupLag).self) { group in
+            for (index, target) in targets.enumerated() {
+                group.addTask {
+                    let lags = try await admin.lag(group: target.group, topics: target.topics)
+                    return (index, ConsumerGroupLag(group: target.group, partitions: lags.sorted { $0.topicPartition < $1.topicPartition }))
+                }
+            }
+            var result: [(Int, ConsumerGroupLag)] = []
+            for try await lag in group { result.append(lag) }
+            return result.sorted { $0.0 < $1.0 }.map(\.1)
         }
-        return result
     }
 }
