@@ -42,16 +42,33 @@ final class WebDriver: @unchecked Sendable {  // used by one test task at a time
         let port = try freeLoopbackPort()
         logPath = NSTemporaryDirectory() + "chromedriver-\(port).log"
         driver = Process()
-        driver.executableURL = URL(fileURLWithPath: Self.chromedriver)
-        driver.arguments = ["--port=\(port)", "--log-path=\(logPath)"]
+        // Through python3, which lowers the open-file limit the test runner raised (chromedriver
+        // closes every possible descriptor at start), restores every signal's default action,
+        // unblocks them and closes every descriptor above 2 first:
+        // a child of the test process inherits the signal mask of the thread that started it
+        // (Dispatch's threads block signals), and chromedriver started that way never got ready.
+        driver.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        driver.arguments = [
+            "-c", "import os, resource, signal, sys\nresource.setrlimit(resource.RLIMIT_NOFILE, (4096, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))\nfor n in range(1, signal.NSIG):\n  try: signal.signal(n, signal.SIG_DFL)\n  except (OSError, ValueError): pass\nsignal.pthread_sigmask(signal.SIG_SETMASK, [])\nos.closerange(3, 65536)\nos.execv(sys.argv[1], sys.argv[1:])",
+            Self.chromedriver, "--port=\(port)", "--log-path=\(logPath)",
+        ]
+        driver.standardInput = FileHandle.nullDevice
         driver.standardOutput = FileHandle.nullDevice
         driver.standardError = FileHandle.nullDevice
+        // A plain environment: the test runner's (its library path among it) is not the browser's.
+        driver.environment = ["PATH": "/usr/bin:/bin", "HOME": NSTemporaryDirectory()]
         try driver.run()
         base = "http://127.0.0.1:\(port)"
         let deadline = ContinuousClock.now + .seconds(20)
         while true {
-            if let status = try? await Self.request("GET", base + "/status", nil), (status["value"] as? [String: Any])?["ready"] as? Bool == true { break }
-            guard ContinuousClock.now < deadline else { throw Failure(description: "chromedriver did not become ready on port \(port)") }
+            if let status = try? await Self.request("GET", base + "/status", nil, timeout: 2), Self.bool((status["value"] as? [String: Any])?["ready"]) { break }
+            guard ContinuousClock.now < deadline else {
+                let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+                let last = try? await Self.request("GET", base + "/status", nil, timeout: 2)
+                driver.terminate()
+                throw Failure(
+                    description: "chromedriver did not become ready on port \(port) (running: \(driver.isRunning), status: \(String(describing: last)), log: \(log.suffix(2000)))")
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
         let capabilities: [String: Any] = [
@@ -74,6 +91,16 @@ final class WebDriver: @unchecked Sendable {  // used by one test task at a time
             throw Failure(description: "no WebDriver session: \(created)")
         }
         session = id
+    }
+
+    /// A JSON boolean (Foundation on Linux may hand it over as an NSNumber).
+    static func bool(_ value: Any?) -> Bool {
+        (value as? Bool) ?? (value as? NSNumber)?.boolValue ?? false
+    }
+
+    /// A JSON number as an Int.
+    static func int(_ value: Any?) -> Int? {
+        (value as? Int) ?? (value as? NSNumber)?.intValue
     }
 
     /// Ends the browser and chromedriver.
@@ -166,11 +193,11 @@ final class WebDriver: @unchecked Sendable {  // used by one test task at a time
         return answer["value"]
     }
 
-    static func request(_ method: String, _ url: String, _ body: [String: Any]?) async throws -> [String: Any] {
+    static func request(_ method: String, _ url: String, _ body: [String: Any]?, timeout: TimeInterval = 60) async throws -> [String: Any] {
         guard let address = URL(string: url) else { throw Failure(description: "bad URL \(url)") }
         var request = URLRequest(url: address)
         request.httpMethod = method
-        request.timeoutInterval = 60
+        request.timeoutInterval = timeout
         if let body {
             request.httpBody = try JSONSerialization.data(withJSONObject: body)
             request.setValue("application/json; charset=utf-8", forHTTPHeaderField: "Content-Type")
