@@ -22,14 +22,14 @@ COPY . .
 RUN swift build -c release --static-swift-stdlib \
     && mkdir -p /out \
     && bin="$(swift build -c release --show-bin-path)" \
-    && for program in ingress booking-worker notification-worker email-worker analytics-worker audit-worker fleet; do cp "$bin/$program" /out/; done \
+    && for program in ingress booking-worker notification-worker email-worker analytics-worker audit-worker console fleet; do cp "$bin/$program" /out/; done \
     && cp -R "$bin"/*.resources /out/ \
     && cp -R config /out/config
 
 # --- runtime: a slim Debian with the C libraries the programs link ------------------------
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libpq5 libcurl4 libssl3 libsasl2-2 libzstd1 liblz4-1 zlib1g ca-certificates tzdata curl \
+      libpq5 libcurl4 libssl3 libsasl2-2 libzstd1 liblz4-1 zlib1g ca-certificates tzdata curl libjs-chart.js \
     && rm -rf /var/lib/apt/lists/*
 # librdkafka from the build stage (the distribution's 2.0.2 is older than what we build against).
 COPY --from=build /usr/local/lib/librdkafka.so.1 /usr/local/lib/

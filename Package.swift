@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "email-worker", targets: ["email-worker"]),
         .executable(name: "analytics-worker", targets: ["analytics-worker"]),
         .executable(name: "audit-worker", targets: ["audit-worker"]),
+        .executable(name: "console", targets: ["console"]),
         .executable(name: "http-ceiling", targets: ["http-ceiling"]),
         .library(name: "Contracts", targets: ["Contracts"]),
     ],
@@ -123,10 +124,27 @@ let package = Package(
         // The HTTP ceiling `fleet bench ingress` compares the ingress with (a Hummingbird hello-world).
         .executableTarget(
             name: "http-ceiling", dependencies: [.product(name: "Hummingbird", package: "hummingbird")], path: "Workers/http-ceiling"),
+        // What operators do to a running fleet: lag and members of consumer groups, dead letters
+        // (list, browse, replay once), workers' health. `fleet` and the console both call it.
+        .target(
+            name: "Operations", dependencies: ["Contracts", "Kafka", "Postgres", "FleetConfiguration"], path: "Workers/Operations"),
+        // The operations console: server-rendered pages over Operations, for platform operators.
+        .target(
+            name: "Console",
+            dependencies: [
+                "Operations", "Contracts", "Kafka", "Postgres", "Clinic", "Analytics", "FleetConfiguration", "Runtime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Workers/Console"),
+        .executableTarget(name: "console", dependencies: ["Console"], path: "Workers/console"),
         .executableTarget(
             name: "fleet",
             dependencies: [
-                "Contracts", "Kafka", "Postgres", "Migrations", "FleetConfiguration", "Clinic", "Analytics", "Runtime",
+                "Contracts", "Kafka", "Postgres", "Migrations", "FleetConfiguration", "Clinic", "Analytics", "Runtime", "Operations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -168,6 +186,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]),
+        // The console in a real browser (headless Chromium over WebDriver), against real processes.
+        .testTarget(name: "ConsoleTests", dependencies: ["Console", "Operations", "Clinic", "Contracts", "Kafka", "Postgres", "TestSupport"]),
         .testTarget(name: "DeploymentTests", dependencies: ["FleetConfiguration", "TestSupport"]),
         .testTarget(name: "FleetTests", dependencies: ["Contracts", "Kafka", "Postgres", "Migrations", "FleetConfiguration", "TestSupport"]),
     ]

@@ -69,6 +69,12 @@ public enum ConfigurationSchema {
         ConfigKey("email.from.address", "sender address of every email"),
         ConfigKey("email.from.name", "sender display name"),
         ConfigKey("email.rate.per.second", "most emails sent per second by one email worker"),
+        ConfigKey("operations.workers", "workers' /health and /metrics for fleet workers and the console: name=http://host:port,…"),
+        ConfigKey("console.session.ttl", "how long a console sign-in lasts, e.g. 8h"),
+        ConfigKey("console.refresh.interval", "how often the console's live pages update, e.g. 1s"),
+        ConfigKey("console.stream.lifetime", "how long one live-page event stream stays open before the browser reconnects"),
+        ConfigKey("console.cookie.secure", "mark the console's cookies Secure (when it is served over HTTPS)"),
+        ConfigKey("console.chartjs.path", "Chart.js file the console serves (default: Debian's libjs-chart.js)"),
     ]
 
     /// Key families: any librdkafka property under `kafka.`, per-topic partition counts.

@@ -45,7 +45,7 @@ public struct PartitionLag: Sendable, Hashable {
 /// Topic administration and offset inspection.
 public final class KafkaAdmin: Sendable {
     private let config: KafkaConfig
-    private let client: RDKafkaClient
+    let client: RDKafkaClient
     private let logger: Logger
 
     public init(config: KafkaConfig, logger: Logger = Logger(label: "carefleet.kafka.admin")) throws(KafkaError) {

@@ -16,7 +16,7 @@ struct Fleet: AsyncParsableCommand {
             """,
         subcommands: [
             Migrate.self, Topics.self, Publish.self, Lag.self, DeadLetters.self, Seed.self, TenantsCommand.self,
-            PlatformOperatorsCommand.self, AnalyticsCommand.self, Bench.self,
+            PlatformOperatorsCommand.self, AnalyticsCommand.self, WorkersCommand.self, Bench.self,
         ])
 }
 

@@ -1,50 +1,59 @@
 import ArgumentParser
 import Contracts
 import Kafka
+import Operations
 
+/// `fleet lag`: each group's lag per partition, and `--members` who holds which partition; the
+/// console's groups page reads the same through `Operations`.
 struct Lag: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show each consumer group's committed offset, high watermark and lag per partition.")
+        abstract: "Show each consumer group's committed offset, high watermark and lag per partition (and its members).")
 
     @OptionGroup var global: GlobalOptions
     @Option(help: "Only this group (a group of Contracts, or any group with --topic).") var group: String?
     @Option(help: "Topics of the group (default: the topics the Contracts group subscribes to).") var topic: [String] = []
-
-    /// A group and the topics whose lag is shown for it.
-    struct Target {
-        var group: String
-        var topics: [String]
-    }
+    @Flag(help: "Also show each group's state and members, and which member holds each partition.") var members = false
 
     func run() async throws {
         let config = try global.load()
-        let admin = try KafkaAdmin(config: KafkaConfig(properties: config.subtree("kafka")))
-        let namespace = try config.namespace()
-        let groups = ConsumerGroups.all.map { namespace.group($0) }
-        var targets: [Target] = []
+        let settings = try OperationsSettings(config: config)
+        var targets: [LagTarget]
         if let name = group {
-            let known = groups.first { $0.name == name }
-            let topics = topic.isEmpty ? known?.subscribedTopics ?? [] : topic
-            guard !topics.isEmpty else { throw failure("group \(name) is not in Contracts: name its topics with --topic") }
-            targets = [Target(group: name, topics: topics)]
-        } else {
-            targets = groups.map { Target(group: $0.name, topics: topic.isEmpty ? $0.subscribedTopics : topic) }
-        }
-        var rows: [[String]] = [["GROUP", "TOPIC", "PARTITION", "COMMITTED", "HIGH", "LAG"]]
-        for target in targets {
-            let lags = try await admin.lag(group: target.group, topics: target.topics)
-            var total: Int64 = 0
-            for lag in lags.sorted(by: { $0.topicPartition < $1.topicPartition }) {
-                let committed = lag.committed.map { "\($0)" } ?? "-"
-                rows.append([
-                    target.group, lag.topicPartition.topic, "\(lag.topicPartition.partition)", committed,
-                    "\(lag.highWatermark)", "\(lag.lag)",
-                ])
-                total += lag.lag
+            guard let target = LagTarget.named(name, topics: topic, in: settings.namespace) else {
+                throw failure("group \(name) is not in Contracts: name its topics with --topic")
             }
-            rows.append([target.group, "(total)", "", "", "", "\(total)"])
+            targets = [target]
+        } else {
+            targets = LagTarget.contractGroups(in: settings.namespace)
+            if !topic.isEmpty { targets = targets.map { LagTarget(group: $0.group, topics: topic) } }
+        }
+        let admin = try KafkaAdmin(config: settings.kafka)
+        let overviews: [GroupOverview]
+        if members {
+            overviews = try await GroupOverview.read(targets, admin: admin)
+        } else {
+            overviews = try await ConsumerGroupLag.read(targets, admin: admin).map { GroupOverview(lag: $0) }
+        }
+        var rows: [[String]] = [["GROUP", "TOPIC", "PARTITION", "COMMITTED", "HIGH", "LAG"] + (members ? ["MEMBER"] : [])]
+        for overview in overviews {
+            for lag in overview.lag.partitions {
+                let committed = lag.committed.map { "\($0)" } ?? "-"
+                var row = [
+                    overview.group, lag.topicPartition.topic, "\(lag.topicPartition.partition)", committed, "\(lag.highWatermark)", "\(lag.lag)",
+                ]
+                if members { row.append(overview.member(holding: lag.topicPartition).map(\.clientId) ?? "-") }
+                rows.append(row)
+            }
+            rows.append([overview.group, "(total)", "", "", "", "\(overview.lag.total)"] + (members ? [""] : []))
         }
         print(Table.render(rows))
+        guard members else { return }
+        for overview in overviews {
+            print("\n\(overview.group): \(overview.state), \(overview.members.count) members\(overview.membersError.map { " (\($0))" } ?? "")")
+            for member in overview.members {
+                print("  \(member.clientId)  \(member.host)  \(member.memberId)  \(member.assignment.map(\.description).joined(separator: " "))")
+            }
+        }
     }
 }
 

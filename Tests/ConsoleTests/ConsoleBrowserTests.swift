@@ -1,0 +1,124 @@
+import Contracts
+import Foundation
+import Kafka
+import Operations
+import TestSupport
+import Testing
+
+/// The console in headless Chromium, driven like an operator would: sign in, watch lag move,
+/// read and replay a dead letter, look at the workers and the analytics. A screenshot of every
+/// page goes to `.build/test-output/console/`.
+@Suite("The operations console in a browser", .serialized, .timeLimit(.minutes(6)))
+struct ConsoleBrowserTests {
+    static let screenshots = ServicesProcess.projectRoot.appendingPathComponent(".build/test-output/console").path
+
+    @Test(
+        .enabled(if: WebDriver.isInstalled, "needs chromium and chromium-driver (scripts/bootstrap installs them)"),
+        .disabled("chromedriver started by the test process stops after its first log line and never listens (started from a shell it does): being investigated"))
+    func anOperatorWatchesLagReplaysADeadLetterAndReadsTheAnalytics() async throws {
+        try await ConsoleFixture.with { fleet in
+            let requests = try await fleet.bookAppointments()
+            let poison = try await fleet.publishPoison()
+            try await eventually("the poison message is dead-lettered") { try await fleet.depth(fleet.commandsDeadLetterTopic) >= 1 }
+            try await eventually("the analytics worker counted the requests") {
+                let rows = try await fleet.pool.query("SELECT coalesce(sum(requested), 0)::int FROM analytics.daily_rollups")
+                return try rows.first?.decode(Int.self, 0) == requests
+            }
+
+            let browser = try await WebDriver(width: 1280, height: 1100)
+            do {
+                try await walkThrough(browser, fleet, poison: poison)
+                await browser.quit()
+            } catch {
+                try? await browser.screenshot(to: Self.screenshots + "/failure.png")
+                await browser.quit()
+                throw error
+            }
+        }
+    }
+
+    func walkThrough(_ browser: WebDriver, _ fleet: ConsoleFixture, poison: DeliveryReport) async throws {
+        let shots = Self.screenshots
+        // Signed out, every page leads to the sign-in form.
+        try await browser.open(fleet.consoleURL + "/groups")
+        try await browser.wait("the sign-in page") { try await browser.currentURL.hasSuffix("/login") }
+        try await browser.element("#email").type(ConsoleFixture.operatorEmail)
+        try await browser.element("#password").type(ConsoleFixture.password)
+        try await browser.screenshot(to: shots + "/01-sign-in.png")
+        try await browser.element("#signin").click()
+        try await browser.wait("the groups page after signing in") { try await browser.currentURL.hasSuffix("/groups") }
+
+        // Lag moves without a reload: the page keeps a marker while the numbers change.
+        let total = "[id=\"lag-total-\(fleet.emailGroupName)\"]"
+        try await browser.wait("the email group's lag") { try await browser.element(total).text == "0" }
+        try await browser.execute("window.consoleTestMarker = 'still the same page';")
+        try await fleet.publishEmails(7)
+        try await browser.wait("the lag table shows 7", timeout: .seconds(10)) { try await browser.element(total).text == "7" }
+        #expect(try await browser.execute("return window.consoleTestMarker;") as? String == "still the same page", "updated live, not reloaded")
+        let bookingGroup = "[id=\"group-\(fleet.bookingGroup.name)\"]"
+        try await browser.wait("the booking worker listed as a member") {
+            try await browser.count(bookingGroup + " table.members tbody tr") == 1
+        }
+        try await browser.wait("a throughput figure") { try await browser.element(bookingGroup + " .rate").text != "–" }
+        try await browser.screenshot(to: shots + "/02-consumer-groups.png")
+
+        // Dead letters: the topic's depth, its messages, one message shown safely.
+        try await browser.open(fleet.consoleURL + "/dlq")
+        let row = "[id=\"dlq-\(fleet.commandsDeadLetterTopic)\"]"
+        #expect(try await browser.element(row + " .waiting").text == "1")
+        try await browser.screenshot(to: shots + "/03-dead-letter-topics.png")
+        try await browser.element(row + " a").click()
+        let letter = "#letter-\(poison.partition)-\(poison.offset)"
+        try await browser.wait("the dead letter listed") { try await browser.count(letter) == 1 }
+        #expect(try await browser.element(letter + " .class").text == ErrorClass.undecodable.rawValue)
+        try await browser.screenshot(to: shots + "/04-dead-letters.png")
+        try await browser.element(letter + " a").click()
+        try await browser.wait("the message page") { try await browser.count("#payload") == 1 }
+        let payload = try await browser.element("#payload").text
+        #expect(payload.contains("<script>alert('dead letter')</script>"), "markup is shown as text: \(payload)")
+        #expect(payload.contains("ff fe 00 1b"), "bytes that are not UTF-8 appear as hex: \(payload)")
+        #expect(await browser.hasDialog == false, "no script of the message ran")
+        #expect(try await browser.count("script") == 1, "only the console's own script is in the page")
+        #expect(try await browser.element("table.headers").text.contains(HeaderName.errorClass))
+        try await browser.screenshot(to: shots + "/05-dead-letter.png")
+
+        // Replay: a dry run lists it, the confirmation replays it, and it leaves the waiting list.
+        try await browser.element("#dry-run-one").click()
+        try await browser.wait("the dry run") { try await browser.count("#plan-count") == 1 }
+        #expect(try await browser.element("#plan-count").text == "1")
+        #expect(try await fleet.depth(fleet.commandsDeadLetterTopic) >= 1)
+        try await browser.screenshot(to: shots + "/06-replay-dry-run.png")
+        try await browser.element("#confirm-replay").click()
+        try await browser.wait("the replay's outcome") { try await browser.count("#replay-summary") == 1 }
+        #expect(try await browser.element("#replay-summary").text.contains("Replayed 1 of 1"))
+        #expect(try await browser.element("#replayed").text.contains("\(fleet.commandsDeadLetterTopic)/\(poison.partition)/\(poison.offset)"))
+        try await browser.screenshot(to: shots + "/07-replayed.png")
+        try await browser.open(fleet.consoleURL + "/dlq/\(fleet.commandsDeadLetterTopic)")
+        try await browser.wait("the topic page") { try await browser.count("#letters") == 1 }
+        #expect(try await browser.count(letter) == 0, "the replayed message left the waiting list")
+        try await browser.open(fleet.consoleURL + "/dlq/\(fleet.commandsDeadLetterTopic)?replayed=1")
+        try await browser.wait("the replayed message among all") { try await browser.count(letter + ".replayed") == 1 }
+
+        // Workers: health from /health (one is not running) and messages per second.
+        try await browser.open(fleet.consoleURL + "/workers")
+        try await browser.wait("the booking worker's health") { try await browser.element("#worker-booking-worker .state").text == "ok" }
+        #expect(try await browser.element("#worker-email-worker .state").text == "unreachable")
+        try await browser.wait("a rate per worker") { try await browser.element("#worker-booking-worker td:nth-child(7)").text != "–" }
+        try await browser.screenshot(to: shots + "/08-workers.png")
+
+        // Analytics: the clinic's figures as charts and a table.
+        try await browser.open(fleet.consoleURL + "/analytics?tenant=\(fleet.clinic.canonical)")
+        try await browser.wait("the analytics table") { try await browser.count("#analytics-table tbody tr") >= 2 }
+        try await browser.wait("the charts drawn") {
+            WebDriver.int(try await browser.execute("return window.Chart === undefined ? -1 : Object.keys(Chart.instances).length;")) == 3
+        }
+        #expect(try await browser.element("#analytics-table").text.contains("Dr. Ada Lovelace"))
+        try await browser.screenshot(to: shots + "/09-analytics.png")
+
+        // Signing out ends the session: the pages lead to the sign-in form again.
+        try await browser.element("#signout").click()
+        try await browser.wait("signed out") { try await browser.currentURL.hasSuffix("/login") }
+        try await browser.open(fleet.consoleURL + "/dlq")
+        try await browser.wait("the sign-in page again") { try await browser.currentURL.hasSuffix("/login") }
+    }
+}

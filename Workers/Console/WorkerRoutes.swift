@@ -1,0 +1,68 @@
+import Foundation
+import Hummingbird
+import Operations
+import Synchronization
+
+/// `/workers`: each configured worker's `/health` and its messages per second, live over
+/// `/workers/stream`.
+struct WorkerRoutes {
+    let services: ConsoleServices
+
+    struct Page {
+        var live: String
+    }
+
+    struct Live {
+        var workers: [Row]
+    }
+
+    struct Row {
+        var name: String
+        var url: String
+        var status: String
+        var statusClass: String
+        var group: String
+        var partitions: String
+        var lastPoll: String
+        var rate: String
+        var problem: String
+    }
+
+    func add(to router: Router<ConsoleContext>) {
+        router.get("workers") { _, context -> Response in
+            let live = try await render(throughput: nil)
+            return try services.pages.page("workers", Page(live: live), title: "Workers", section: .workers, session: context.session)
+        }
+        router.get("workers/stream") { _, context -> Response in
+            let sessions = services.sessions
+            let id = context.session?.id ?? ""
+            let throughput = WorkerRates()
+            return EventStream.fragments(
+                every: services.refreshInterval, lifetime: services.streamLifetime, stillSignedIn: { sessions.session(id) != nil },
+                next: { try await render(throughput: throughput) })
+        }
+    }
+
+    func render(throughput: WorkerRates?) async throws -> String {
+        let statuses = await services.probe.check(services.operations.workers)
+        let rates = throughput?.record(statuses) ?? [:]
+        let rows = statuses.map { status in
+            Row(
+                name: status.endpoint.name, url: status.endpoint.url, status: status.status,
+                statusClass: status.isHealthy ? "good" : "bad", group: status.group ?? "–",
+                partitions: status.assignedPartitions.map(String.init) ?? "–",
+                lastPoll: status.secondsSinceLastPoll.map { String(format: "%.1f s ago", $0) } ?? "–",
+                rate: rates[status.endpoint].map { String(format: "%.1f", $0) } ?? "–", problem: status.problem ?? "")
+        }
+        return try services.pages.fragment("workers-live", Live(workers: rows))
+    }
+}
+
+/// The workers' counters at the previous refresh of one stream.
+final class WorkerRates: Sendable {
+    private let throughput = Mutex(WorkerThroughput())
+
+    func record(_ statuses: [WorkerStatus]) -> [WorkerEndpoint: Double] {
+        throughput.withLock { $0.rates(statuses) }
+    }
+}
