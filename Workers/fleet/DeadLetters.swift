@@ -80,6 +80,8 @@ struct DeadLetters: AsyncParsableCommand {
         @Option(help: "Only messages dead-lettered before this ISO-8601 time.") var until: String?
         @Option(help: "Replay at most this many messages.") var limit: Int?
         @Flag(help: "Show what would be replayed; change nothing.") var dryRun = false
+        @Flag(help: "Also replay delivery_unknown letters, whose email may have been delivered already (a second copy).")
+        var allowPossibleDuplicates = false
 
         func run() async throws {
             let config = try global.load()
@@ -101,12 +103,21 @@ struct DeadLetters: AsyncParsableCommand {
             let pool = PostgresPool(url: try config.require("database.url"), maximumConnections: 2, applicationName: "fleet-dlq")
             defer { pool.close() }
             let done = try await Self.replayed(topic, pool: pool)
-            let pending = matching.filter { !done.contains(DeadLetter.position($0)) }
+            let notDone = matching.filter { !done.contains(DeadLetter.position($0)) }
+            // A delivery_unknown letter's email may have reached the patient: resending is the operator's explicit call.
+            let pending = notDone.filter {
+                allowPossibleDuplicates || $0.header(HeaderName.errorClass) != ErrorClass.deliveryUnknown.rawValue
+            }
+            let held = notDone.count - pending.count
             let chosen = limit.map { Array(pending.prefix(max(0, $0))) } ?? pending
-            var skipped = matching.count - pending.count
+            var skipped = matching.count - notDone.count
+            let heldNote =
+                held == 0
+                ? "" : "; held back \(held) delivery_unknown (the email may have been delivered: --allow-possible-duplicates sends it again)"
             if dryRun {
                 for message in chosen { print("would replay \(DeadLetter.position(message)) → \(DeadLetter(message).originalTopic)") }
-                print("matched \(matching.count), would replay \(chosen.count), skipped \(skipped) (already replayed); dry run: nothing changed")
+                print(
+                    "matched \(matching.count), would replay \(chosen.count), skipped \(skipped) (already replayed)\(heldNote); dry run: nothing changed")
                 return
             }
             let producer = try KafkaProducer(config: kafka)
@@ -135,7 +146,7 @@ struct DeadLetters: AsyncParsableCommand {
             }
             progress.finish()
             await producer.close()
-            print("matched \(matching.count), replayed \(replayed), skipped \(skipped) (already replayed)")
+            print("matched \(matching.count), replayed \(replayed), skipped \(skipped) (already replayed)\(heldNote)")
         }
 
         static func time(_ text: String) throws -> Date {
