@@ -44,9 +44,9 @@ struct DeliveryStore: Sendable {
             var decisions: [String: Decision] = [:]
             var reclaim: [String] = []
             for row in rows {
-                let key = try row.decode(String.self, 0)
-                let status = try row.decode(String.self, 1)
-                let inserted = try row.decode(Bool.self, 2)
+                let key = try row.decode(String.self, "idempotency_key")
+                let status = try row.decode(String.self, "status")
+                let inserted = try row.decode(Bool.self, "inserted")
                 switch status {
                 case "delivered":
                     decisions[key] = .delivered
