@@ -79,8 +79,9 @@ struct DeliveryStore: Sendable {
             /// The conversation broke after the whole message went out: the claim stays.
             case unknown
         }
-        var key: String
+        var claim: Claim
         var verdict: Verdict
+        var key: String { claim.key }
 
         var isDelivered: Bool {
             if case .delivered = verdict { true } else { false }
@@ -89,15 +90,13 @@ struct DeliveryStore: Sendable {
 
     /// Records every outcome of a batch in one transaction.
     func record(_ outcomes: [Outcome]) async throws {
-        var delivered: (keys: [String], ids: [String], replies: [String]) = ([], [], [])
+        var delivered: [(claim: Claim, id: String, reply: String)] = []
         var rejected: (keys: [String], replies: [String]) = ([], [])
         var released: [String] = []
         for outcome in outcomes {
             switch outcome.verdict {
             case .delivered(let messageId, let reply):
-                delivered.keys.append(outcome.key)
-                delivered.ids.append(messageId)
-                delivered.replies.append(reply)
+                delivered.append((outcome.claim, messageId, reply))
             case .rejected(let reply):
                 rejected.keys.append(outcome.key)
                 rejected.replies.append(reply)
@@ -107,15 +106,24 @@ struct DeliveryStore: Sendable {
                 continue
             }
         }
-        guard !delivered.keys.isEmpty || !rejected.keys.isEmpty || !released.isEmpty else { return }
+        guard !delivered.isEmpty || !rejected.keys.isEmpty || !released.isEmpty else { return }
         try await pool.transaction { connection in
-            if !delivered.keys.isEmpty {
+            if !delivered.isEmpty {
+                // An upsert: the delivery is recorded even if its claim was lost (a crash of an
+                // asynchronously committing server).
                 try await connection.query(
                     """
-                    UPDATE mail.deliveries AS d SET status = 'delivered', message_id = o.message_id, reply = o.reply, updated_at = now()
-                    FROM unnest($1::text[], $2::text[], $3::text[]) AS o(key, message_id, reply)
-                    WHERE d.idempotency_key = o.key
-                    """, [delivered.keys, delivered.ids, delivered.replies])
+                    INSERT INTO mail.deliveries (idempotency_key, tenant_id, recipient, kind, status, message_id, reply)
+                    SELECT o.key, o.tenant, o.recipient, o.kind, 'delivered', o.message_id, o.reply
+                    FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[])
+                        AS o(key, tenant, recipient, kind, message_id, reply)
+                    ON CONFLICT (idempotency_key) DO UPDATE
+                    SET status = 'delivered', message_id = EXCLUDED.message_id, reply = EXCLUDED.reply, updated_at = now()
+                    """,
+                    [
+                        delivered.map(\.claim.key), delivered.map(\.claim.tenantId), delivered.map(\.claim.recipient),
+                        delivered.map(\.claim.kind), delivered.map(\.id), delivered.map(\.reply),
+                    ])
             }
             if !rejected.keys.isEmpty {
                 try await connection.query(

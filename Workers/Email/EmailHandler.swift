@@ -106,7 +106,8 @@ public struct EmailHandler: BatchMessageHandler, MessageHandler {
 
         let outcomes = await send(toSend)
         await hooks.afterSending?(toSend.map(\.claim.key))
-        let recorded = await recordUntilDone(outcomes.map { DeliveryStore.Outcome(key: $0.key, verdict: $0.verdict) })
+        let recorded = await recordUntilDone(
+            zip(toSend, outcomes).map { DeliveryStore.Outcome(claim: $0.claim, verdict: $1.verdict) })
         for (item, outcome) in zip(toSend, outcomes) {
             results[item.index] = recorded ? outcome.result : .failure(outcome.unrecorded)
         }
