@@ -92,7 +92,8 @@ let package = Package(
         .target(
             name: "Email",
             dependencies: [
-                "Contracts", "Mail", "Postgres", "Runtime", .product(name: "Mustache", package: "swift-mustache"),
+                "Contracts", "Mail", "Postgres", "Runtime", "FleetConfiguration",
+                .product(name: "Mustache", package: "swift-mustache"),
             ],
             path: "Workers/Email"),
         .executableTarget(name: "email-worker", dependencies: ["Email", "Runtime", "Contracts", "Mail"], path: "Workers/email-worker"),

@@ -18,6 +18,9 @@ public struct ErrorClass: RawRepresentable, Hashable, Sendable, Codable, CustomS
     public static let permanent = ErrorClass("permanent")
     /// Failed every try of the retry ladder with transient errors.
     public static let transient = ErrorClass("transient")
+    /// The email worker cannot tell whether the SMTP server took the email: sending it again may
+    /// make a second copy (`fleet dlq replay` asks for `--allow-possible-duplicates`).
+    public static let deliveryUnknown = ErrorClass("delivery_unknown")
 
     /// Classes that go to the dead-letter topic at once, without retrying.
     public var isPoison: Bool {

@@ -18,9 +18,12 @@ struct EmailWorkerProcessTests {
             for index in 0..<8 { patients.append(try await fleet.register("Killed \(index)")) }
             var slots: [UUID: [String]] = [:]
             for doctor in doctors { slots[doctor.id] = try await fleet.freeSlots(doctor.id, token: admin.accessToken, days: 2).map(\.startsAt) }
+            // Claimed together: a kill can leave at most one batch per partition in doubt.
+            let batchSize = 3
             let environment = [
                 "CAREFLEET_DATABASE_URL": fleet.databaseURL, "CAREFLEET_FLEET_NAMESPACE": fleet.namespace.prefix,
                 "CAREFLEET_SMTP_URL": smtp, "CAREFLEET_EMAIL_RATE_PER_SECOND": "25",
+                "CAREFLEET_EMAIL_BATCH_SIZE": String(batchSize),
             ]
             let first = try await ProgramProcess("email-worker", environment: environment)
             let total = 40
@@ -57,8 +60,8 @@ struct EmailWorkerProcessTests {
             let delivered = try await count("delivered")
             #expect(keys.count >= delivered && keys.count <= 2 * total)
             let unknown = try await count("sending")
-            // Only conversations the kill cut are in doubt: at most one per partition (6).
-            #expect(unknown <= 6, "\(unknown) in doubt")
+            // Only the batches the kill cut are in doubt: at most one batch per partition (6).
+            #expect(unknown <= 6 * batchSize, "\(unknown) in doubt")
             let letters = try await TopicReader(config: try await TestKafka.config()).readAll(
                 fleet.namespace.group(ConsumerGroups.email).deadLetterTopic(of: fleet.namespace.topicName(Topics.notificationEmail.name)),
                 admin: try KafkaAdmin(config: try await TestKafka.config()))

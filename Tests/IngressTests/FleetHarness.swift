@@ -171,7 +171,7 @@ struct TestFleet: Sendable {
             settings: WorkerSettings(
                 group: group, catalogs: namespace.catalogs(for: group), commitInterval: .milliseconds(100),
                 shutdownDeadline: .seconds(5)),
-            kafka: kafka, handler: handler, logger: logger)
+            kafka: kafka, batchHandler: handler, logger: logger)
     }
 
     var api: APIClient { APIClient(baseURL: baseURL) }

@@ -1,5 +1,5 @@
 import Foundation
-import Mail
+@testable import Mail
 import TestSupport
 import Testing
 
@@ -23,7 +23,7 @@ struct MailTests {
 
             """
         let client = SMTPClient(settings: SMTPSettings(url: endpoints.smtpURL, timeout: .seconds(10)))
-        let outcome = await client.send(
+        let outcome = try await client.send(
             MailMessage(
                 from: MailAddress("appointments@carefleet.test", name: "CareFleet Clinic"),
                 to: [MailAddress(recipient, name: "Zoë Patient")], subject: "Your appointment on 1 December",
@@ -61,7 +61,7 @@ struct MailTests {
         let refused = Self.unique("refused")
         try await TestMaildir.shared().refuse(refused, code: 550)
         let client = SMTPClient(settings: SMTPSettings(url: endpoints.smtpURL, timeout: .seconds(10)))
-        let outcome = await client.send(
+        let outcome = try await client.send(
             MailMessage(from: MailAddress("appointments@carefleet.test"), to: [MailAddress(refused)], subject: "Hi", text: "Hi"))
         guard case .permanent(let code, let reply) = outcome else {
             Issue.record("expected permanent, got \(outcome)")
@@ -77,7 +77,7 @@ struct MailTests {
         let busy = Self.unique("busy")
         try await TestMaildir.shared().refuse(busy, code: 451)
         let client = SMTPClient(settings: SMTPSettings(url: endpoints.smtpURL, timeout: .seconds(10)))
-        let outcome = await client.send(
+        let outcome = try await client.send(
             MailMessage(from: MailAddress("appointments@carefleet.test"), to: [MailAddress(busy)], subject: "Hi", text: "Hi"))
         #expect(outcome == .transient(code: 451, reply: "451 4.2.1 <\(busy)>: try again later"))
     }
@@ -85,7 +85,7 @@ struct MailTests {
     @Test func noServerListeningIsTransientWithinTheTimeout() async throws {
         let client = SMTPClient(settings: SMTPSettings(url: "smtp://127.0.0.1:1", timeout: .seconds(3)))
         let started = ContinuousClock.now
-        let outcome = await client.send(
+        let outcome = try await client.send(
             MailMessage(from: MailAddress("a@carefleet.test"), to: [MailAddress("b@example.test")], subject: "x", text: "x"))
         guard case .transient(let code, _) = outcome else {
             Issue.record("expected transient, got \(outcome)")
@@ -93,6 +93,87 @@ struct MailTests {
         }
         #expect(code == nil)
         #expect(ContinuousClock.now - started < .seconds(5))
+    }
+
+    @Test func messagesOfOneSessionShareOneConnection() async throws {
+        let endpoints = try await TestServices.shared()
+        let recipients = (0..<5).map { _ in Self.unique("reused") }
+        let client = SMTPClient(settings: SMTPSettings(url: endpoints.smtpURL, timeout: .seconds(10)))
+        let opened = try await client.withSession { session in
+            for recipient in recipients {
+                let outcome = try await session.send(
+                    MailMessage(from: MailAddress("a@carefleet.test"), to: [MailAddress(recipient)], subject: "Hi", text: "Hi"))
+                guard case .delivered = outcome else { throw FixtureError("not delivered: \(outcome)") }
+            }
+            return session.connectionsOpened
+        }
+        #expect(opened == 1, "one TCP connection for five messages")
+        for recipient in recipients { #expect(try await TestMaildir.shared().waitForMessages(to: recipient, count: 1).count == 1) }
+        // The next session takes the same connection, still open.
+        let later = try await client.withSession { session in
+            _ = try await session.send(
+                MailMessage(from: MailAddress("a@carefleet.test"), to: [MailAddress(Self.unique("later"))], subject: "Hi", text: "Hi"))
+            return session.connectionsOpened
+        }
+        #expect(later == 1)
+    }
+
+    @Test func aRefusedRecipientDoesNotSpoilTheSessionForTheNext() async throws {
+        let endpoints = try await TestServices.shared()
+        let refused = Self.unique("refused")
+        let welcome = Self.unique("welcome")
+        try await TestMaildir.shared().refuse(refused, code: 550)
+        let client = SMTPClient(settings: SMTPSettings(url: endpoints.smtpURL, timeout: .seconds(10)))
+        let outcomes = try await client.withSession { session in
+            [
+                try await session.send(
+                    MailMessage(from: MailAddress("a@carefleet.test"), to: [MailAddress(refused)], subject: "Hi", text: "Hi")),
+                try await session.send(
+                    MailMessage(from: MailAddress("a@carefleet.test"), to: [MailAddress(welcome)], subject: "Hi", text: "Hi")),
+            ]
+        }
+        guard case .permanent(550, _) = outcomes[0], case .delivered = outcomes[1] else {
+            Issue.record("expected 550 then delivered: \(outcomes)")
+            return
+        }
+        #expect(try await TestMaildir.shared().waitForMessages(to: welcome, count: 1).count == 1)
+    }
+
+    @Test func anOptionLibcurlRefusesIsANamedErrorAndNothingIsSent() async throws {
+        let endpoints = try await TestServices.shared()
+        let recipient = Self.unique("oversized")
+        // libcurl refuses strings over 8 MB (CURL_MAX_INPUT_LENGTH).
+        let client = SMTPClient(
+            settings: SMTPSettings(url: endpoints.smtpURL, username: String(repeating: "u", count: 8_000_001), timeout: .seconds(10)))
+        do {
+            let outcome = try await client.send(
+                MailMessage(from: MailAddress("a@carefleet.test"), to: [MailAddress(recipient)], subject: "x", text: "x"))
+            Issue.record("expected an SMTPSetupError, got \(outcome)")
+        } catch let error as SMTPSetupError {
+            #expect(error.option == "CURLOPT_USERNAME")
+            #expect(error.code == 43, "CURLE_BAD_FUNCTION_ARGUMENT")
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await TestMaildir.shared().messages(to: recipient).isEmpty)
+    }
+
+    @Test func whenLibcurlRefusesTLSNoMailGoesOutInClear() async throws {
+        let endpoints = try await TestServices.shared()
+        let recipient = Self.unique("clear")
+        let settings = SMTPSettings(url: endpoints.smtpURL, requireTLS: true, timeout: .seconds(10))
+        var options = ConnectionOptions(settings)
+        options.set("CURLOPT_USE_SSL", to: .long(99))  // no such level: libcurl refuses it
+        let client = SMTPClient(settings: settings, options: options)
+        do {
+            let outcome = try await client.send(
+                MailMessage(from: MailAddress("a@carefleet.test"), to: [MailAddress(recipient)], subject: "x", text: "x"))
+            Issue.record("expected an SMTPSetupError, got \(outcome)")
+        } catch let error as SMTPSetupError {
+            #expect(error.option == "CURLOPT_USE_SSL")
+            #expect(error.description.contains("CURLOPT_USE_SSL"))
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await TestMaildir.shared().messages(to: recipient).isEmpty, "nothing sent in clear")
     }
 
     @Test func headerInjectionThroughSubjectOrNameIsImpossible() {

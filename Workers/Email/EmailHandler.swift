@@ -7,59 +7,203 @@ import Runtime
 
 /// Consumes `notifications.email`: renders, attaches the calendar invite, sends, records.
 ///
-/// Exactly once per idempotency key: a `sending` row is committed before the SMTP conversation
-/// and becomes `delivered` after the server accepted the message. A key already delivered is
-/// skipped. A `sending` row found later means the worker died mid-conversation and nobody knows
-/// whether the server took the message: rather than risk a second copy it goes to the
-/// dead-letter topic (`delivery_unknown`); replaying it from there sends it (an operator's call).
-/// SMTP 4xx and connection failures are transient (the retry ladder); 5xx is permanent, with
-/// the server's reply in the dead letter.
-public struct EmailHandler: MessageHandler {
+/// Exactly once per idempotency key, a batch at a time: one transaction claims every key of
+/// the batch (a committed `sending` row each), the emails go one after another over one kept-open
+/// SMTP connection, and one transaction records every outcome. A key already delivered is
+/// skipped. A `sending` row found later means a worker died mid-batch and nobody knows whether
+/// the server took that email: rather than risk a second copy it goes to the dead-letter topic
+/// (`delivery_unknown`), which `fleet dlq replay` resends only when told that a second copy is
+/// acceptable.
+///
+/// A delivery the server accepted (250) is the one thing the worker knows for sure, so its record
+/// is never given up: while PostgreSQL is unreachable the worker keeps trying to write it (the
+/// partition waits meanwhile) instead of letting the message go round the retry ladder, where it
+/// would find its own claim and be taken for one in doubt.
+///
+/// SMTP 4xx and connection failures are transient (the retry ladder); 5xx is permanent, with the
+/// server's reply in the dead letter.
+public struct EmailHandler: BatchMessageHandler, MessageHandler {
     public let pool: PostgresPool
     public let smtp: SMTPClient
     public let sender: MailAddress
     public let templates: EmailTemplates
     public let rateLimiter: RateLimiter
+    /// Emails claimed and sent together; also the most that a kill -9 can leave in doubt per partition.
+    public let maxBatchSize: Int
+    let hooks: EmailHandlerHooks
     let logger: Logger
+    private var deliveries: DeliveryStore { DeliveryStore(pool: pool) }
 
     public init(
         pool: PostgresPool, smtp: SMTPClient, sender: MailAddress, templates: EmailTemplates, rateLimiter: RateLimiter,
-        logger: Logger
+        logger: Logger, maxBatchSize: Int = 20, hooks: EmailHandlerHooks = EmailHandlerHooks()
     ) {
         self.pool = pool
         self.smtp = smtp
         self.sender = sender
         self.templates = templates
         self.rateLimiter = rateLimiter
+        self.maxBatchSize = max(1, maxBatchSize)
+        self.hooks = hooks
         self.logger = logger
     }
 
     public func handle(_ message: IncomingMessage) async throws {
-        guard let request = message.envelope(as: EmailRequested.self)?.payload else {
-            throw HandlerError.permanent("not an email request", class: .validation)
-        }
-        let key = request.idempotencyKey
-        let isReplay = message.record.header(HeaderName.replayedFrom) != nil
-        // Wait for a send slot before claiming, so that only a live SMTP conversation is ever in doubt.
-        await rateLimiter.wait()
-        let claim = try await pool.query(
-            """
-            INSERT INTO mail.deliveries (idempotency_key, tenant_id, recipient, kind, status) VALUES ($1, $2, $3, $4, 'sending')
-            ON CONFLICT (idempotency_key) DO UPDATE SET updated_at = now()
-            RETURNING status, (xmax = 0) AS inserted
-            """, [key, message.metadata.tenantId, request.recipient.email, request.kind.rawValue])
-        let status = try claim[0].decode(String.self, 0)
-        let inserted = try claim[0].decode(Bool.self, 1)
-        if status == "delivered" { return }
-        if status == "sending", !inserted, !isReplay {
-            throw HandlerError.permanent(
-                "a previous attempt stopped mid-send: the email may have been delivered; replay to send it again",
-                class: ErrorClass("delivery_unknown"))
-        }
-        if status != "sending" {
-            try await setStatus("sending", key: key)
-        }
+        try await handle(batch: [message]).first?.get()
+    }
 
+    /// One email of the batch.
+    private struct Work {
+        var index: Int
+        var request: EmailRequested
+        var claim: DeliveryStore.Claim
+    }
+
+    public func handle(batch messages: [IncomingMessage]) async -> [Result<Void, any Error>] {
+        var results = [Result<Void, any Error>](repeating: .success(()), count: messages.count)
+        var work: [Work] = []
+        var keys = Set<String>()
+        for (index, message) in messages.enumerated() {
+            guard let request = message.envelope(as: EmailRequested.self)?.payload else {
+                results[index] = .failure(HandlerError.permanent("not an email request", class: .validation))
+                continue
+            }
+            // The same key twice in a batch is the same email delivered twice by Kafka: the first answers for both.
+            guard keys.insert(request.idempotencyKey).inserted else { continue }
+            work.append(
+                Work(
+                    index: index, request: request,
+                    claim: DeliveryStore.Claim(
+                        key: request.idempotencyKey, tenantId: message.metadata.tenantId, recipient: request.recipient.email,
+                        kind: request.kind.rawValue, isReplay: message.record.header(HeaderName.replayedFrom) != nil)))
+        }
+        guard !work.isEmpty else { return results }
+
+        let decisions: [String: DeliveryStore.Decision]
+        do {
+            decisions = try await deliveries.claim(work.map(\.claim))
+        } catch {
+            for item in work { results[item.index] = .failure(error) }
+            return results
+        }
+        var toSend: [Work] = []
+        for item in work {
+            switch decisions[item.claim.key] {
+            case .delivered?:
+                continue
+            case .inDoubt?:
+                results[item.index] = .failure(
+                    HandlerError.permanent(
+                        "a previous attempt stopped mid-send: the email may have been delivered; replaying it may send a second copy",
+                        class: .deliveryUnknown))
+            case .send?:
+                toSend.append(item)
+            case nil:
+                results[item.index] = .failure(HandlerError.transient("the claim returned no row for this key"))
+            }
+        }
+        guard !toSend.isEmpty else { return results }
+
+        let outcomes = await send(toSend)
+        await hooks.afterSending?(toSend.map(\.claim.key))
+        let recorded = await recordUntilDone(
+            zip(toSend, outcomes).map { DeliveryStore.Outcome(claim: $0.claim, verdict: $1.verdict) })
+        for (item, outcome) in zip(toSend, outcomes) {
+            results[item.index] = recorded ? outcome.result : .failure(outcome.unrecorded)
+        }
+        return results
+    }
+
+    /// What became of one email, for the record and for the runtime.
+    private struct Sent {
+        var key: String
+        var verdict: DeliveryStore.Outcome.Verdict
+        var result: Result<Void, any Error>
+
+        /// When the record could not be written before the task was cancelled.
+        var unrecorded: HandlerError {
+            switch verdict {
+            case .delivered:
+                HandlerError.transient("delivered, but the worker stopped before recording it", class: .deliveryUnknown)
+            default:
+                HandlerError.transient("the worker stopped before recording the outcome")
+            }
+        }
+    }
+
+    /// Sends one after another over one connection. An email never tried (libcurl refused an
+    /// option, or the task was cancelled) releases its claim.
+    private func send(_ items: [Work]) async -> [Sent] {
+        var sent: [Sent] = []
+        do {
+            try await smtp.withSession { session in
+                for item in items {
+                    try await rateLimiter.wait()
+                    let outcome = try await session.send(mail(for: item.request))
+                    sent.append(Self.sent(item.claim.key, outcome))
+                }
+            }
+        } catch {
+            let failure = HandlerError.transient("not sent: \(error)", class: .smtpSetup)
+            for item in items.dropFirst(sent.count) {
+                sent.append(Sent(key: item.claim.key, verdict: .notSent, result: .failure(failure)))
+            }
+        }
+        return sent
+    }
+
+    private static func sent(_ key: String, _ outcome: SendOutcome) -> Sent {
+        switch outcome {
+        case .delivered(let messageId, _, let reply):
+            return Sent(key: key, verdict: .delivered(messageId: messageId, reply: reply), result: .success(()))
+        case .transient(let code, let reply):
+            return Sent(
+                key: key, verdict: .notSent,
+                result: .failure(HandlerError.transient("SMTP \(code.map(String.init) ?? "connection"): \(reply)", class: .smtpUnavailable)))
+        case .permanent(let code, let reply):
+            return Sent(
+                key: key, verdict: .rejected(reply: reply),
+                result: .failure(HandlerError.permanent("SMTP \(code): \(reply)", class: .smtpRejected)))
+        case .unknown(let reply):
+            return Sent(
+                key: key, verdict: .unknown,
+                result: .failure(
+                    HandlerError.permanent(
+                        "the connection broke before the server's verdict: the email may have been delivered (\(reply))",
+                        class: .deliveryUnknown)))
+        }
+    }
+
+    /// Writes the batch's outcomes, trying again with backoff for as long as it takes. Returns
+    /// false only when the task is cancelled first (shutdown), with the accepted keys logged.
+    private func recordUntilDone(_ outcomes: [DeliveryStore.Outcome]) async -> Bool {
+        var delay = Duration.milliseconds(50)
+        var attempt = 1
+        while true {
+            do {
+                try await deliveries.record(outcomes)
+                if attempt > 1 { logger.info("recorded email outcomes after \(attempt) attempts", metadata: ["emails": "\(outcomes.count)"]) }
+                return true
+            } catch {
+                let accepted = outcomes.filter(\.isDelivered).map(\.key)
+                logger.warning(
+                    "could not record email outcomes; trying again",
+                    metadata: ["error": "\(error)", "attempt": "\(attempt)", "accepted": "\(accepted.count)"])
+                do {
+                    try await Task.sleep(for: delay)
+                } catch {
+                    logger.critical(
+                        "stopping with emails the server accepted but not recorded: do not replay them",
+                        metadata: ["keys": "\(accepted.joined(separator: ","))"])
+                    return false
+                }
+                delay = min(delay * 2, .seconds(5))
+                attempt += 1
+            }
+        }
+    }
+
+    private func mail(for request: EmailRequested) -> MailMessage {
         let rendered = templates.render(request)
         var attachments: [MailAttachment] = []
         if let method = CalendarInvite.method(for: request.kind) {
@@ -69,33 +213,12 @@ public struct EmailHandler: MessageHandler {
                     filename: method == .cancel ? "cancel.ics" : "invite.ics",
                     contentType: "text/calendar; method=\(method.rawValue); charset=UTF-8", data: Data(invite.utf8)))
         }
-        let mail = MailMessage(
+        let key = request.idempotencyKey
+        return MailMessage(
             from: sender, to: [MailAddress(request.recipient.email, name: request.recipient.name)], subject: rendered.subject,
             text: rendered.text, html: rendered.html, attachments: attachments,
             messageId: "<\(Self.messageIdPart(key))@\(sender.address.split(separator: "@").last ?? "carefleet")>",
             headers: [("X-CareFleet-Key", key)])
-        switch await smtp.send(mail) {
-        case .delivered(let messageId, _, let reply):
-            try await pool.query(
-                """
-                UPDATE mail.deliveries SET status = 'delivered', message_id = $2, reply = $3, updated_at = now()
-                WHERE idempotency_key = $1
-                """, [key, messageId, reply])
-        case .transient(let code, let reply):
-            // Nothing was accepted: forget the claim so the next try sends.
-            try await pool.query("DELETE FROM mail.deliveries WHERE idempotency_key = $1 AND status = 'sending'", [key])
-            throw HandlerError.transient("SMTP \(code.map(String.init) ?? "connection"): \(reply)", class: ErrorClass("smtp_unavailable"))
-        case .permanent(let code, let reply):
-            try await pool.query(
-                "UPDATE mail.deliveries SET status = 'rejected', reply = $2, updated_at = now() WHERE idempotency_key = $1",
-                [key, reply])
-            throw HandlerError.permanent("SMTP \(code): \(reply)", class: ErrorClass("smtp_rejected"))
-        }
-    }
-
-    private func setStatus(_ status: String, key: String) async throws {
-        try await pool.query(
-            "UPDATE mail.deliveries SET status = $2, updated_at = now() WHERE idempotency_key = $1", [key, status])
     }
 
     /// A Message-ID local part from the idempotency key: the same email always has the same id.
@@ -104,22 +227,20 @@ public struct EmailHandler: MessageHandler {
     }
 }
 
-/// At most `perSecond` sends per second across the whole worker (a token bucket).
-public final class RateLimiter: Sendable {
-    private let interval: Duration
-    private let next = Locked(ContinuousClock.now)
+/// Places where tests step into a batch.
+public struct EmailHandlerHooks: Sendable {
+    /// After the batch's SMTP conversations, before their outcomes are recorded (the keys sent):
+    /// a test puts a database outage here.
+    public var afterSending: (@Sendable ([String]) async -> Void)?
 
-    public init(perSecond: Double) {
-        interval = perSecond > 0 ? .nanoseconds(Int64(1_000_000_000 / perSecond)) : .zero
+    public init(afterSending: (@Sendable ([String]) async -> Void)? = nil) {
+        self.afterSending = afterSending
     }
+}
 
-    public func wait() async {
-        guard interval > .zero else { return }
-        let slot = next.withLock { next in
-            let slot = max(next, ContinuousClock.now)
-            next = slot + interval
-            return slot
-        }
-        if slot > ContinuousClock.now { try? await Task.sleep(until: slot, clock: .continuous) }
-    }
+extension ErrorClass {
+    static let smtpUnavailable = ErrorClass("smtp_unavailable")
+    static let smtpRejected = ErrorClass("smtp_rejected")
+    /// libcurl refused an option: nothing was sent (see the worker's SMTP settings).
+    static let smtpSetup = ErrorClass("smtp_setup")
 }

@@ -13,6 +13,9 @@ public struct ReplayPlan: Sendable {
     public var chosen: [DeadLetter]
     /// Matching messages that were replayed before.
     public var alreadyReplayed: Int
+    /// Matching `delivery_unknown` letters left out: their email may have reached the recipient,
+    /// so only an operator who accepts a possible second copy replays them.
+    public var heldBack: Int = 0
 }
 
 /// What a replay did.
@@ -26,12 +29,16 @@ public struct ReplayOutcome: Sendable {
 
 extension DeadLetterQueue {
     /// The dry run: what `replay` would republish for `filter` (at most `limit` messages).
-    public func plan(_ topic: String, filter: DeadLetterFilter, limit: Int? = nil) async throws -> ReplayPlan {
+    public func plan(_ topic: String, filter: DeadLetterFilter, limit: Int? = nil, allowPossibleDuplicates: Bool = false)
+        async throws -> ReplayPlan
+    {
         let entries = try await browse(topic, filter: filter, includeReplayed: true)
-        let pending = entries.filter { $0.replayed == nil }.map(\.letter)
+        let notReplayed = entries.filter { $0.replayed == nil }.map(\.letter)
+        let pending = notReplayed.filter { allowPossibleDuplicates || $0.errorClass != ErrorClass.deliveryUnknown.rawValue }
         return ReplayPlan(
             topic: topic, filter: filter, matched: entries.count,
-            chosen: limit.map { Array(pending.prefix(max(0, $0))) } ?? pending, alreadyReplayed: entries.count - pending.count)
+            chosen: limit.map { Array(pending.prefix(max(0, $0))) } ?? pending, alreadyReplayed: entries.count - notReplayed.count,
+            heldBack: notReplayed.count - pending.count)
     }
 
     /// Republishes the plan's chosen messages to their original topics (attempts reset,

@@ -7,7 +7,7 @@ import Postgres
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the running fleet and print a table (and keep the figures as JSON).",
-        subcommands: [BookingBench.self, IngressBench.self, PipelineBench.self, StreamsBench.self])
+        subcommands: [BookingBench.self, IngressBench.self, PipelineBench.self, StreamsBench.self, EmailBench.self])
 }
 
 /// End to end through the running booking worker(s): commands published to

@@ -90,6 +90,8 @@ struct DeadLetters: AsyncParsableCommand {
         @Option(help: "Only the message at this position, topic/partition/offset (repeatable).") var position: [String] = []
         @Option(help: "Replay at most this many messages.") var limit: Int?
         @Flag(help: "Show what would be replayed; change nothing.") var dryRun = false
+        @Flag(help: "Also replay delivery_unknown letters, whose email may have been delivered already (a second copy).")
+        var allowPossibleDuplicates = false
 
         func run() async throws {
             let positions = try position.map { text -> DeadLetterPosition in
@@ -100,12 +102,16 @@ struct DeadLetters: AsyncParsableCommand {
             }
             try await DeadLetters.withQueue(global) { queue in
                 let filter = try DeadLetterFilter(errorClass: errorClass, key: key, since: since, until: until)
-                var plan = try await queue.plan(topic, filter: filter, limit: limit)
+                var plan = try await queue.plan(topic, filter: filter, limit: limit, allowPossibleDuplicates: allowPossibleDuplicates)
+                let heldNote =
+                    plan.heldBack == 0
+                    ? ""
+                    : "; held back \(plan.heldBack) delivery_unknown (the email may have been delivered: --allow-possible-duplicates sends it again)"
                 if !positions.isEmpty { plan.chosen = plan.chosen.filter { Set(positions).contains($0.position) } }
                 if dryRun {
                     for letter in plan.chosen { print("would replay \(letter.position) → \(letter.originalTopic)") }
                     print(
-                        "matched \(plan.matched), would replay \(plan.chosen.count), skipped \(plan.alreadyReplayed) (already replayed); dry run: nothing changed"
+                        "matched \(plan.matched), would replay \(plan.chosen.count), skipped \(plan.alreadyReplayed) (already replayed)\(heldNote); dry run: nothing changed"
                     )
                     return
                 }
@@ -113,7 +119,7 @@ struct DeadLetters: AsyncParsableCommand {
                 let outcome = try await queue.replay(plan) { done, _ in progress.set(done) }
                 progress.finish()
                 for copy in outcome.replayed { print("replayed \(copy.from) → \(copy.destination)") }
-                print("matched \(outcome.matched), replayed \(outcome.replayed.count), skipped \(outcome.skipped) (already replayed)")
+                print("matched \(outcome.matched), replayed \(outcome.replayed.count), skipped \(outcome.skipped) (already replayed)\(heldNote)")
             }
         }
     }

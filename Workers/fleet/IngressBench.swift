@@ -172,29 +172,13 @@ struct IngressBench: AsyncParsableCommand {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    static func start(_ executable: String, _ arguments: [String]) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
+    static func start(_ executable: String, _ arguments: [String]) throws -> ChildProcess {
+        try ChildProcess.start(executable, arguments, capture: false)
     }
 
     static func output(of executable: String, _ arguments: [String], environment: [String: String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else { throw failure("\(executable) \(arguments.joined(separator: " ")) failed: \(text)") }
+        let (status, text) = try ChildProcess.start(executable, arguments, environment: environment, capture: true).waitForOutput()
+        guard status == 0 else { throw failure("\(executable) \(arguments.joined(separator: " ")) failed (\(status)): \(text)") }
         return text
     }
 
