@@ -86,13 +86,20 @@ enum BookingCeiling {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("booking-ceiling-\(UUID.random().canonical).sql")
         try Data(script.utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let output = try IngressBench.output(
-            of: pgbench, ["-n", "-c", String(clients), "-j", String(min(clients, 2)), "-T", String(seconds), "-f", file.path, databaseURL],
-            environment: [:])
-        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
-            let calls = Double(line.dropFirst("tps = ".count).prefix(while: { $0.isNumber || $0 == "." }))
-        else { throw failure("pgbench printed no tps:\n\(output)") }
-        return calls
+        // A count of calls, not `-T`: pgbench ends a timed run on SIGALRM, which a child of this
+        // process inherits blocked, so a timed run never ends. A short run sizes the real one.
+        func run(callsPerClient: Int) throws -> Double {
+            let output = try IngressBench.output(
+                of: pgbench,
+                ["-n", "-c", String(clients), "-j", String(min(clients, 2)), "-t", String(callsPerClient), "-f", file.path, databaseURL],
+                environment: [:])
+            guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
+                let calls = Double(line.dropFirst("tps = ".count).prefix(while: { $0.isNumber || $0 == "." }))
+            else { throw failure("pgbench printed no tps:\n\(output)") }
+            return calls
+        }
+        let sizing = try run(callsPerClient: 5)
+        return try run(callsPerClient: max(5, Int(sizing * Double(seconds) / Double(max(1, clients)))))
     }
 
     /// `databaseURL` with another database name.
