@@ -87,6 +87,17 @@ public final class EventFeed: Service, Sendable {
     /// Where the feed is: every event before these offsets has been handed on.
     var currentPositions: [FeedPartition: Int64] { positions.withLock { $0 } }
 
+    /// Whether the feed follows its topics yet (it knows where each partition ends), waiting up
+    /// to `limit` for it: a copy that just started has no positions to resume a stream from.
+    func waitUntilFollowing(within limit: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while positions.withLock({ $0.isEmpty }) {
+            guard ContinuousClock.now < deadline, !Task.isCancelled else { return false }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return true
+    }
+
     func topicName(_ topic: FeedTopic) -> String { namespace.topicName(topic.contract.name) }
 
     public func run() async throws {

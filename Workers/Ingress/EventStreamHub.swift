@@ -107,6 +107,11 @@ public final class EventStreamHub: Sendable {
         let (stream, continuation) = AsyncStream<StreamMessage>.makeStream(bufferingPolicy: .bufferingOldest(bufferLimit))
         let id = UUID.random()
         let resumeFrom = lastEventId.flatMap(StreamCursor.init(parsing:))
+        // Resuming needs the feed's positions: without them the events between the client's
+        // cursor and the feed's start would be skipped.
+        if resumeFrom != nil, !(await feed.waitUntilFollowing(within: .seconds(10))) {
+            throw APIError.unavailable("this copy is still joining the event feed; reconnect in a moment")
+        }
         let start = state.withLock { state -> StreamCursor? in
             guard !state.closed else { return nil }
             let now = positionsNow(state)

@@ -161,6 +161,3 @@ struct EmailBench: AsyncParsableCommand {
     }
 }
 
-extension Duration {
-    fileprivate var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}
