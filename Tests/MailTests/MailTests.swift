@@ -183,4 +183,27 @@ struct MailTests {
         let raw = String(decoding: message.rendered().data, as: UTF8.self)
         #expect(!raw.contains("\r\nBcc:"))
     }
+
+    @Test func longNonASCIISubjectsAreSplitIntoEncodedWordsOfAtMost75Characters() throws {
+        let subject = "Rendez-vous confirmé avec Dr. Zoë Ångström-Ñúñez le 3 décembre à 09:30 — 東京クリニック 🙂 " + String(repeating: "é", count: 40)
+        let message = MailMessage(from: MailAddress("a@carefleet.test", name: "Clinique Été"), to: [MailAddress("b@example.test")], subject: subject, text: "x")
+        let raw = String(decoding: message.rendered().data, as: UTF8.self)
+        let head = try #require(raw.components(separatedBy: "\r\n\r\n").first)
+        let lines = head.components(separatedBy: "\r\n")
+        let start = try #require(lines.firstIndex { $0.hasPrefix("Subject: ") })
+        var subjectLines = [String(lines[start].dropFirst("Subject: ".count))]
+        for line in lines[(start + 1)...] {
+            guard line.hasPrefix(" ") else { break }
+            subjectLines.append(String(line.dropFirst()))
+        }
+        #expect(subjectLines.count > 1, "a long subject takes several words")
+        var decoded = Data()
+        for word in subjectLines {
+            #expect(word.count <= 75, "\(word.count) characters: \(word)")
+            #expect(word.hasPrefix("=?UTF-8?B?") && word.hasSuffix("?="))
+            decoded.append(try #require(Data(base64Encoded: String(word.dropFirst(10).dropLast(2)))))
+        }
+        #expect(String(decoding: decoded, as: UTF8.self) == subject, "the words read back as the subject, no character cut in two")
+        #expect(lines.allSatisfy { $0.utf8.count <= 998 })
+    }
 }

@@ -200,8 +200,9 @@ extension FleetConfig {
     /// `database.statement.timeout`, when set: PostgreSQL cancels a statement that runs longer.
     public var statementTimeout: Duration? {
         get throws(ConfigError) {
-            guard string("database.statement.timeout") != nil else { return nil }
-            return try duration("database.statement.timeout", default: .seconds(30))
+            let config = self
+            guard config.string("database.statement.timeout") != nil else { return nil }
+            return try config.duration("database.statement.timeout", default: .seconds(30))
         }
     }
 }

@@ -131,7 +131,25 @@ enum MIMEText {
         if printable {
             return quoted ? "\"\(text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\"" : text
         }
-        return "=?UTF-8?B?\(Data(text.utf8).base64EncodedString())?="
+        return encodedWords(text).joined(separator: "\r\n ")
+    }
+
+    /// RFC 2047 §2: an encoded word is at most 75 characters. `=?UTF-8?B?` and `?=` take 12, so
+    /// each word carries at most 45 bytes (60 base64 characters), cut between characters, never
+    /// inside one; the words are folded onto continuation lines and read back as one text.
+    static func encodedWords(_ text: String) -> [String] {
+        var words: [String] = []
+        var chunk: [UInt8] = []
+        for character in text {
+            let bytes = Array(String(character).utf8)
+            if !chunk.isEmpty, chunk.count + bytes.count > 45 {
+                words.append("=?UTF-8?B?\(Data(chunk).base64EncodedString())?=")
+                chunk = []
+            }
+            chunk += bytes
+        }
+        if !chunk.isEmpty || words.isEmpty { words.append("=?UTF-8?B?\(Data(chunk).base64EncodedString())?=") }
+        return words
     }
 
     static func base64Lines(_ data: Data) -> String {
