@@ -69,6 +69,9 @@ struct ProcessTests {
         try await TestDatabase.with { url in
             let pool = PostgresPool(url: url, maximumConnections: 2)
             defer { pool.close() }
+            // All the work is waiting before the members start: on a loaded machine a slow producer
+            // would let them keep up with it, leaving nothing for the hand-over.
+            try await Self.produce(total, to: topic)
             let ports = (try freeLoopbackPort(), try freeLoopbackPort())
             let leaving = try await ProbeProcess(topic: topic, group: group, databaseURL: url, name: "leaving", delayMillis: 50, httpPort: ports.0)
             let staying = try await ProbeProcess(topic: topic, group: group, databaseURL: url, name: "staying", delayMillis: 50, httpPort: ports.1)
@@ -82,7 +85,6 @@ struct ProcessTests {
                 }
                 return shares.allSatisfy { $0 > 0 } && shares.reduce(0, +) == 6
             }
-            try await Self.produce(total, to: topic)
             try await eventually(timeout: .seconds(60), "a third of the work is done") {
                 (try? await Self.count("SELECT count(*) FROM probe_effects", pool)) ?? 0 >= total / 3
             }

@@ -22,6 +22,8 @@ public struct AnalyticsRebuild: Sendable {
     public struct Outcome: Sendable {
         public var events: Int
         public var counted: Int
+        /// Events that did not decode (the live worker dead-lettered them too): skipped, and said so.
+        public var undecodable: Int = 0
     }
 
     static let tables = ["daily_rollups", "daily_declines", "lead_times", "counted_events"]
@@ -55,7 +57,8 @@ public struct AnalyticsRebuild: Sendable {
                     let end = min(range.upperBound, start + 2000)
                     let counted = try await count([partition: start..<end], with: ledger)
                     outcome.events += Int(end - start)
-                    outcome.counted += counted
+                    outcome.counted += counted.counted
+                    outcome.undecodable += counted.undecodable
                     progress(outcome.events, total)
                     start = end
                 }
@@ -68,7 +71,9 @@ public struct AnalyticsRebuild: Sendable {
                     let (_, high) = try await admin.watermarks(partition)
                     if high > range.upperBound { since[partition] = range.upperBound..<high }
                 }
-                outcome.counted += try await count(since, with: ledger, on: connection)
+                let late = try await count(since, with: ledger, on: connection)
+                outcome.counted += late.counted
+                outcome.undecodable += late.undecodable
                 for table in Self.tables {
                     try await connection.query("DELETE FROM analytics.\(table) WHERE ($1::uuid IS NULL OR tenant_id = $1)", [tenant])
                     try await connection.query(
@@ -84,22 +89,29 @@ public struct AnalyticsRebuild: Sendable {
         }
     }
 
-    private func count(_ ranges: [TopicPartition: Range<Int64>], with ledger: RollupLedger) async throws -> Int {
+    private func count(_ ranges: [TopicPartition: Range<Int64>], with ledger: RollupLedger) async throws
+        -> (counted: Int, undecodable: Int)
+    {
         try await pool.transaction { connection in try await count(ranges, with: ledger, on: connection) }
     }
 
-    /// Reads the ranges and counts their events of the chosen tenant(s) into `ledger`'s schema.
+    /// Reads the ranges and counts their events of the chosen tenant(s) into `ledger`'s schema,
+    /// as one batch; events that do not decode are counted apart, never silently dropped.
     private func count(_ ranges: [TopicPartition: Range<Int64>], with ledger: RollupLedger, on connection: PostgresConnection)
-        async throws -> Int
+        async throws -> (counted: Int, undecodable: Int)
     {
-        guard !ranges.isEmpty else { return 0 }
-        var counted = 0
+        guard !ranges.isEmpty else { return (0, 0) }
+        var events: [DecodedMessage] = []
+        var undecodable = 0
         for message in try await TopicReader(config: kafka).read(ranges) {
-            guard let value = message.value, let event = try? Catalogs.appointmentEvents.decode(value) else { continue }
+            guard let value = message.value, let event = try? Catalogs.appointmentEvents.decode(value) else {
+                undecodable += 1
+                continue
+            }
             if let tenant, event.metadata.tenantId != tenant { continue }
-            if try await ledger.apply(event, on: connection) { counted += 1 }
+            events.append(event)
         }
-        return counted
+        return (try await ledger.apply(events, on: connection), undecodable)
     }
 
     private func dropSchema(_ schema: String) async throws {

@@ -16,7 +16,7 @@ struct EventStreamRoutes {
             Doc(
                 "Server-sent events: my new notifications and my appointments' changes, live; Last-Event-ID resumes", tag: "notifications",
                 parameters: [Doc.header("Last-Event-ID", .text(2_000, minLength: 1), "the id of the last event received")],
-                answers: [Doc.text(200, "a text/event-stream that stays open", contentType: "text/event-stream")], errors: [503])
+                answers: [Doc.eventStream("events as they happen (appointment, notification, checkpoint, reset, end); the stream stays open")], errors: [503])
         ) { request, context in
             let caller = try context.requireUser()
             guard let hub = services.streams else { throw APIError.unavailable("event streams are not available on this copy") }

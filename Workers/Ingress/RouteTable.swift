@@ -81,6 +81,15 @@ struct Doc: Sendable {
         Answer(status: status, description: description, schemaName: nil, schema: .string(), contentType: contentType, headers: [:])
     }
 
+    /// A `text/event-stream`: each event (as a client parses it) has an id, a name and its data.
+    static func eventStream(_ description: String) -> Answer {
+        Answer(
+            status: 200, description: description, schemaName: nil,
+            schema: .object(
+                [("id", .string(maxLength: 2_000)), ("event", .string(maxLength: 40)), ("data", .string()), ("retry", .integer(minimum: 0))]),
+            contentType: "text/event-stream", headers: [:])
+    }
+
     static func path(_ name: String, _ schema: Schema = .uuid, _ description: String = "") -> Parameter {
         Parameter(name: name, location: "path", schema: schema, required: true, description: description)
     }

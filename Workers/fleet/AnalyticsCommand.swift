@@ -77,6 +77,9 @@ struct AnalyticsCommand: AsyncParsableCommand {
             }
             bar.withLock { $0?.finish() }
             print("rebuilt from \(outcome.events) events (\(outcome.counted) counted) for \(tenantId.map { "tenant \($0)" } ?? "every tenant")")
+            if outcome.undecodable > 0 {
+                print("skipped \(outcome.undecodable) events that do not decode (they are in the analytics worker's dead-letter topic)")
+            }
         }
     }
 }
