@@ -136,11 +136,7 @@ struct BookingBench: AsyncParsableCommand {
             ratio.map { String(format: "%.2f", $0) } ?? "—", result.target, result.met.map { $0 ? "yes" : "NO" } ?? "—",
         ])
         print(Table.render(rows))
-        let path = json ?? "bench-booking-\(result.measuredAt.prefix(19).replacingOccurrences(of: ":", with: "")).json"
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(result).write(to: URL(fileURLWithPath: path))
-        print("figures kept in \(path)")
+        try BenchFigures.keep(result, bench: "booking", measuredAt: result.measuredAt, at: json)
     }
 
     /// Doctors working around the clock (UTC, 5-minute slots, a year ahead) and patients, inserted directly.
@@ -169,5 +165,16 @@ struct BookingBench: AsyncParsableCommand {
                 "INSERT INTO directory.patients (id, tenant_id, display_name) SELECT id, $1, 'Bench patient' FROM unnest($2::uuid[]) AS id",
                 [tenant, patients])
         }
+    }
+}
+
+/// Where every bench keeps its figures: `--json`, or `bench-<name>-<time>.json` here.
+enum BenchFigures {
+    static func keep<Figures: Encodable>(_ figures: Figures, bench: String, measuredAt: String, at path: String?) throws {
+        let path = path ?? "bench-\(bench)-\(measuredAt.prefix(19).replacingOccurrences(of: ":", with: "")).json"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(figures).write(to: URL(fileURLWithPath: path))
+        print("figures kept in \(path)")
     }
 }

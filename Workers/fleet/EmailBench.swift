@@ -113,11 +113,7 @@ struct EmailBench: AsyncParsableCommand {
                 ],
             ]))
         print("(ceilings before / after the run; the ratio is against the higher one-connection ceiling)")
-        let path = json ?? "bench-email-\(result.measuredAt.prefix(19).replacingOccurrences(of: ":", with: "")).json"
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(result).write(to: URL(fileURLWithPath: path))
-        print("figures kept in \(path)")
+        try BenchFigures.keep(result, bench: "email", measuredAt: result.measuredAt, at: json)
     }
 
     /// A booking confirmation for a recipient of its own (so requests spread over every partition).

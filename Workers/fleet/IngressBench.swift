@@ -126,11 +126,7 @@ struct IngressBench: AsyncParsableCommand {
             ])
         }
         print(Table.render(rows))
-        let path = json ?? "bench-ingress-\(result.measuredAt.prefix(19).replacingOccurrences(of: ":", with: "")).json"
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(result).write(to: URL(fileURLWithPath: path))
-        print("figures kept in \(path)")
+        try BenchFigures.keep(result, bench: "ingress", measuredAt: result.measuredAt, at: json)
     }
 
     // MARK: - Processes

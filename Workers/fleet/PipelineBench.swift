@@ -116,11 +116,7 @@ struct PipelineBench: AsyncParsableCommand {
             steady: steady, steps: steps, highestSustainedRate: sustained, burst: burstResult,
             measuredAt: WireCoding.formatTimestamp(Date()))
         print(Self.table(result))
-        let path = json ?? "bench-pipeline-\(result.measuredAt.prefix(19).replacingOccurrences(of: ":", with: "")).json"
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(result).write(to: URL(fileURLWithPath: path))
-        print("figures kept in \(path)")
+        try BenchFigures.keep(result, bench: "pipeline", measuredAt: result.measuredAt, at: json)
     }
 
     private func burst(

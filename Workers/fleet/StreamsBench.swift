@@ -89,11 +89,7 @@ struct StreamsBench: AsyncParsableCommand {
                     String(format: "%.1f", result.openSeconds),
                 ],
             ]))
-        let path = json ?? "bench-streams-\(result.measuredAt.prefix(19).replacingOccurrences(of: ":", with: "")).json"
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(result).write(to: URL(fileURLWithPath: path))
-        print("figures kept in \(path)")
+        try BenchFigures.keep(result, bench: "streams", measuredAt: result.measuredAt, at: json)
         if stillOpen < count { throw failure("\(count - stillOpen) of \(count) streams were closed by the ingress") }
     }
 
