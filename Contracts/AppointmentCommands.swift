@@ -131,6 +131,42 @@ public struct MarkNoShow: MessagePayload {
     }
 }
 
+/// What a medical note is.
+public enum NoteKind: String, Codable, Sendable, CaseIterable {
+    case consultation, prescription
+}
+
+/// A doctor writes a note on their own appointment: a new note (`noteId` not seen before), or a
+/// new version of one of its notes. Notes are never overwritten: every version is kept.
+public struct AddAppointmentNote: MessagePayload {
+    public static let messageType = "appointment.add_note"
+    public static let version = 1
+    /// The longest note accepted (characters).
+    public static let maxLength = 20_000
+    public var appointmentId: UUID
+    public var doctorId: UUID
+    public var noteId: UUID
+    public var kind: NoteKind
+    /// Medical detail: stored, never in an event, an email or a log line.
+    public var text: String
+
+    public init(appointmentId: UUID, doctorId: UUID, noteId: UUID, kind: NoteKind, text: String) {
+        self.appointmentId = appointmentId
+        self.doctorId = doctorId
+        self.noteId = noteId
+        self.kind = kind
+        self.text = text
+    }
+
+    public func validate() throws(ContractError) {
+        guard !text.isEmpty else { throw .invalid(field: "payload.text", reason: "must not be empty") }
+        // Counted in code points, as PostgreSQL's length() and JSON Schema's maxLength count.
+        guard text.unicodeScalars.count <= Self.maxLength else {
+            throw .invalid(field: "payload.text", reason: "longer than \(Self.maxLength) characters")
+        }
+    }
+}
+
 /// Contract rules shared by several payloads.
 enum Validation {
     static let maxAppointmentLength: TimeInterval = 12 * 3600

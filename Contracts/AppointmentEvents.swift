@@ -189,3 +189,24 @@ public struct AppointmentNoShow: MessagePayload {
     }
 }
 
+
+/// A version of a medical note was stored. The note's text stays in the database: the event says
+/// only that there is one (for live updates and the command's outcome).
+public struct AppointmentNoteAdded: MessagePayload {
+    public static let messageType = "appointment.note_added"
+    public static let version = 1
+    public var commandId: UUID
+    public var appointment: AppointmentSnapshot
+    public var noteId: UUID
+    /// 1 for a new note, then one more for each later version.
+    public var noteVersion: Int
+    public var kind: NoteKind
+
+    public init(commandId: UUID, appointment: AppointmentSnapshot, noteId: UUID, noteVersion: Int, kind: NoteKind) {
+        self.commandId = commandId
+        self.appointment = appointment
+        self.noteId = noteId
+        self.noteVersion = noteVersion
+        self.kind = kind
+    }
+}

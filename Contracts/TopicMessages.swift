@@ -30,10 +30,11 @@ public enum AppointmentCommand: TopicMessage, Equatable {
     case reschedule(RescheduleAppointment)
     case complete(CompleteAppointment)
     case markNoShow(MarkNoShow)
+    case addNote(AddAppointmentNote)
 
     public static let payloadTypes: [any MessagePayload.Type] = [
         RequestAppointment.self, CancelAppointment.self, ConfirmAppointment.self, RejectAppointment.self,
-        RescheduleAppointment.self, CompleteAppointment.self, MarkNoShow.self,
+        RescheduleAppointment.self, CompleteAppointment.self, MarkNoShow.self, AddAppointmentNote.self,
     ]
 
     public init(payload: any MessagePayload) throws(ContractError) {
@@ -45,6 +46,7 @@ public enum AppointmentCommand: TopicMessage, Equatable {
         case let command as RescheduleAppointment: self = .reschedule(command)
         case let command as CompleteAppointment: self = .complete(command)
         case let command as MarkNoShow: self = .markNoShow(command)
+        case let command as AddAppointmentNote: self = .addNote(command)
         default: throw .unknownType(type(of: payload).messageType)
         }
     }
@@ -58,6 +60,7 @@ public enum AppointmentCommand: TopicMessage, Equatable {
         case .reschedule(let command): command
         case .complete(let command): command
         case .markNoShow(let command): command
+        case .addNote(let command): command
         }
     }
 
@@ -71,6 +74,7 @@ public enum AppointmentCommand: TopicMessage, Equatable {
         case .reschedule(let command): command.appointmentId
         case .complete(let command): command.appointmentId
         case .markNoShow(let command): command.appointmentId
+        case .addNote(let command): command.appointmentId
         }
     }
 
@@ -83,6 +87,7 @@ public enum AppointmentCommand: TopicMessage, Equatable {
         case .reschedule(let command): command.doctorId
         case .complete(let command): command.doctorId
         case .markNoShow(let command): command.doctorId
+        case .addNote(let command): command.doctorId
         }
     }
 }
@@ -97,10 +102,12 @@ public enum AppointmentEvent: TopicMessage, Equatable {
     case rescheduled(AppointmentRescheduled)
     case completed(AppointmentCompleted)
     case noShow(AppointmentNoShow)
+    case noteAdded(AppointmentNoteAdded)
 
     public static let payloadTypes: [any MessagePayload.Type] = [
         AppointmentBooked.self, AppointmentDeclined.self, AppointmentConfirmed.self, AppointmentRejected.self,
         AppointmentCancelled.self, AppointmentRescheduled.self, AppointmentCompleted.self, AppointmentNoShow.self,
+        AppointmentNoteAdded.self,
     ]
 
     public init(payload: any MessagePayload) throws(ContractError) {
@@ -113,6 +120,7 @@ public enum AppointmentEvent: TopicMessage, Equatable {
         case let event as AppointmentRescheduled: self = .rescheduled(event)
         case let event as AppointmentCompleted: self = .completed(event)
         case let event as AppointmentNoShow: self = .noShow(event)
+        case let event as AppointmentNoteAdded: self = .noteAdded(event)
         default: throw .unknownType(type(of: payload).messageType)
         }
     }
@@ -127,6 +135,7 @@ public enum AppointmentEvent: TopicMessage, Equatable {
         case .rescheduled(let event): event
         case .completed(let event): event
         case .noShow(let event): event
+        case .noteAdded(let event): event
         }
     }
 
@@ -141,6 +150,7 @@ public enum AppointmentEvent: TopicMessage, Equatable {
         case .rescheduled(let event): event.appointment.doctorId
         case .completed(let event): event.appointment.doctorId
         case .noShow(let event): event.appointment.doctorId
+        case .noteAdded(let event): event.appointment.doctorId
         }
     }
 
@@ -154,6 +164,7 @@ public enum AppointmentEvent: TopicMessage, Equatable {
         case .rescheduled(let event): event.appointment.appointmentId
         case .completed(let event): event.appointment.appointmentId
         case .noShow(let event): event.appointment.appointmentId
+        case .noteAdded(let event): event.appointment.appointmentId
         }
     }
 
@@ -168,6 +179,7 @@ public enum AppointmentEvent: TopicMessage, Equatable {
         case .rescheduled(let event): event.commandId
         case .completed(let event): event.commandId
         case .noShow(let event): event.commandId
+        case .noteAdded(let event): event.commandId
         }
     }
 
@@ -182,6 +194,7 @@ public enum AppointmentEvent: TopicMessage, Equatable {
         case .rescheduled(let event): event.appointment
         case .completed(let event): event.appointment
         case .noShow(let event): event.appointment
+        case .noteAdded(let event): event.appointment
         }
     }
 }

@@ -29,6 +29,7 @@ final class InMemoryWorld: Sendable {
         var idempotency: [String: (hash: String, status: Int?, body: String)] = [:]
         var issued: [UUID: IssuedCommand] = [:]
         var appointments: [UUID: AppointmentRecord] = [:]
+        var notes: [UUID: [AppointmentNote]] = [:]
         var outcomes: [UUID: CommandOutcome] = [:]
         var notifications: [UUID: (recipient: Recipient, notification: InAppNotification, deleted: Bool)] = [:]
         var emailOff: Set<UUID> = []
@@ -344,6 +345,12 @@ final class InMemoryWorld: Sendable {
         }
         func patients(ofDoctor doctor: UUID, tenant: UUID) async throws -> [UUID] {
             world.with { Array(Set($0.appointments.values.filter { $0.doctorId == doctor && $0.tenantId == tenant }.map(\.patientId))) }
+        }
+        func notes(onAppointment appointment: UUID, tenant: UUID) async throws -> [AppointmentNote] {
+            world.with { state in
+                guard state.appointments[appointment]?.tenantId == tenant else { return [] }
+                return state.notes[appointment] ?? []
+            }
         }
     }
 

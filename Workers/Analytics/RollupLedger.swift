@@ -108,6 +108,8 @@ public struct RollupLedger: Sendable {
                 add([.completed: 1], tenant: tenant, doctor: completed.appointment.doctorId, at: completed.appointment.startsAt)
             case .noShow(let noShow):
                 add([.noShows: 1], tenant: tenant, doctor: noShow.appointment.doctorId, at: noShow.appointment.startsAt)
+            case .noteAdded:
+                break  // a note changes no figure of the calendar
             }
         }
     }

@@ -79,6 +79,53 @@ public protocol AppointmentReads: Sendable {
         -> (items: [AppointmentRecord], total: Int)
     /// The patients who have (or had) an appointment with the doctor.
     func patients(ofDoctor doctor: UUID, tenant: UUID) async throws -> [UUID]
+    /// The medical notes on an appointment, each with every version (oldest first). The caller
+    /// has checked that the reader may see them.
+    func notes(onAppointment appointment: UUID, tenant: UUID) async throws -> [AppointmentNote]
+}
+
+/// A medical note with all its versions: nothing is ever overwritten.
+public struct AppointmentNote: Codable, Sendable, Equatable {
+    public var noteId: UUID
+    public var appointmentId: UUID
+    /// The latest version's kind, number, text, author and time.
+    public var kind: NoteKind
+    public var version: Int
+    public var text: String
+    public var authorId: UUID
+    public var createdAt: Date
+    /// Every version, oldest first (the last is the one above).
+    public var versions: [Version]
+
+    public struct Version: Codable, Sendable, Equatable {
+        public var version: Int
+        public var kind: NoteKind
+        public var text: String
+        public var authorId: UUID
+        public var createdAt: Date
+
+        public init(version: Int, kind: NoteKind, text: String, authorId: UUID, createdAt: Date) {
+            self.version = version
+            self.kind = kind
+            self.text = text
+            self.authorId = authorId
+            self.createdAt = createdAt
+        }
+    }
+
+    /// Nil without versions.
+    public init?(noteId: UUID, appointmentId: UUID, versions: [Version]) {
+        let ordered = versions.sorted { $0.version < $1.version }
+        guard let latest = ordered.last else { return nil }
+        self.noteId = noteId
+        self.appointmentId = appointmentId
+        kind = latest.kind
+        version = latest.version
+        text = latest.text
+        authorId = latest.authorId
+        createdAt = latest.createdAt
+        self.versions = ordered
+    }
 }
 
 public struct PostgresAppointmentReads: AppointmentReads {
@@ -147,6 +194,31 @@ public struct PostgresAppointmentReads: AppointmentReads {
         // An empty page (e.g. an offset past the end) still says how many there are.
         let total = try await pool.query("SELECT count(*) AS total FROM booking.appointments a WHERE \(filter)", parameters)
         return (items, try total.first?.decode(Int.self, "total") ?? 0)
+    }
+
+    public func notes(onAppointment appointment: UUID, tenant: UUID) async throws -> [AppointmentNote] {
+        let rows = try await pool.query(
+            """
+            SELECT note_id, version, kind, body, author_id, created_at FROM booking.appointment_notes
+            WHERE tenant_id = $1 AND appointment_id = $2
+            ORDER BY min(created_at) OVER (PARTITION BY note_id), note_id, version
+            """, [tenant, appointment])
+        var order: [UUID] = []
+        var versions: [UUID: [AppointmentNote.Version]] = [:]
+        for row in rows {
+            let kindText = try row.decode(String.self, "kind")
+            guard let kind = NoteKind(rawValue: kindText) else {
+                throw PostgresError(kind: .decoding, message: "booking.appointment_notes.kind holds '\(kindText.prefix(20))'")
+            }
+            let noteId = try row.decode(UUID.self, "note_id")
+            if versions[noteId] == nil { order.append(noteId) }
+            versions[noteId, default: []].append(
+                .init(
+                    version: try row.decode(Int.self, "version"), kind: kind, text: try row.decode(String.self, "body"),
+                    authorId: try row.decode(UUID.self, "author_id"), createdAt: try row.decode(Date.self, "created_at")))
+        }
+        // The oldest note first (by its first version).
+        return order.compactMap { AppointmentNote(noteId: $0, appointmentId: appointment, versions: versions[$0] ?? []) }
     }
 
     public func patients(ofDoctor doctor: UUID, tenant: UUID) async throws -> [UUID] {

@@ -1,6 +1,7 @@
 import Contracts
 import Foundation
 import Postgres
+import Runtime
 
 /// One command as `booking.decide_batch` reads it (see Migrations/SQL/0013_batch_booking.sql).
 struct DecisionInput {
@@ -122,15 +123,21 @@ struct DecisionOutput {
 
 /// The event a decision becomes, as wire JSON.
 enum DecisionEvent {
+    /// The event of a command: caused by it, in its tenant, by its actor.
+    static func envelope<P: MessagePayload>(_ payload: P, for command: DecodedMessage, eventId: UUID) throws -> (type: String, json: Data) {
+        let metadata = command.metadata
+        let event = Envelope(
+            id: eventId, correlationId: metadata.correlationId, causationId: metadata.id, tenantId: metadata.tenantId,
+            actor: metadata.actor, payload: payload)
+        return (P.messageType, try event.encoded())
+    }
+
     static func make(_ decision: DecisionOutput, for command: DecodedMessage, input: DecisionInput, eventId: UUID) throws
         -> (type: String, json: Data)?
     {
         let metadata = command.metadata
         func envelope<P: MessagePayload>(_ payload: P) throws -> (String, Data) {
-            let event = Envelope(
-                id: eventId, correlationId: metadata.correlationId, causationId: metadata.id, tenantId: metadata.tenantId,
-                actor: metadata.actor, payload: payload)
-            return (P.messageType, try event.encoded())
+            try Self.envelope(payload, for: command, eventId: eventId)
         }
         let commandId = metadata.id
         let snapshot = decision.appointment.map {
@@ -179,5 +186,80 @@ enum DecisionEvent {
         case .recorded, .repeated:
             return nil
         }
+    }
+}
+
+/// What `booking.add_notes` answered for one note command: a row of `booking.note_decision`.
+struct NoteOutput {
+    enum Outcome: String {
+        case noteAdded = "note_added"
+        case declined
+        /// Stored before: `recordedEvent` is the event to publish again.
+        case recorded
+    }
+
+    /// Position of the command in the run, from 1.
+    var position: Int
+    var outcome: Outcome
+    var declineReason: DeclineReason?
+    /// The appointment the note is on, when it was found.
+    var appointment: DecisionOutput.Appointment?
+    var noteVersion: Int?
+    var recordedEvent: String?
+
+    static let columns =
+        "n, outcome, decline_reason, status, sequence, patient_id, starts_at, ends_at, requested_at, note_version, recorded_event"
+
+    init(row: PostgresRow) throws {
+        position = try row.decode(Int.self, "n")
+        let outcomeText = try row.decode(String.self, "outcome")
+        guard let outcome = Outcome(rawValue: outcomeText) else {
+            throw PostgresError(kind: .decoding, message: "booking.add_notes answered outcome '\(outcomeText.prefix(40))'")
+        }
+        self.outcome = outcome
+        if let reason = try row.decode(String?.self, "decline_reason") {
+            guard let known = DeclineReason(rawValue: reason) else {
+                throw PostgresError(kind: .decoding, message: "booking.add_notes answered decline reason '\(reason.prefix(40))'")
+            }
+            declineReason = known
+        }
+        if let statusText = try row.decode(String?.self, "status") {
+            guard let status = AppointmentStatus(rawValue: statusText) else {
+                throw PostgresError(kind: .decoding, message: "booking.add_notes answered status '\(statusText.prefix(40))'")
+            }
+            appointment = DecisionOutput.Appointment(
+                patientId: try row.decode(UUID.self, "patient_id"), startsAt: try row.decode(Date.self, "starts_at"),
+                endsAt: try row.decode(Date.self, "ends_at"), status: status, sequence: try row.decode(Int.self, "sequence"),
+                requestedAt: try row.decode(Date.self, "requested_at"))
+        }
+        noteVersion = try row.decode(Int?.self, "note_version")
+        recordedEvent = try row.decode(String?.self, "recorded_event")
+    }
+}
+
+/// The event a note command becomes, as wire JSON: `appointment.note_added` (without the text)
+/// or `appointment.declined`.
+enum NoteEvent {
+    static func make(_ output: NoteOutput, for command: DecodedMessage, note: AddAppointmentNote, eventId: UUID) throws
+        -> (type: String, json: Data)
+    {
+        let metadata = command.metadata
+        if output.outcome == .noteAdded, let appointment = output.appointment, let version = output.noteVersion {
+            let snapshot = AppointmentSnapshot(
+                appointmentId: note.appointmentId, doctorId: note.doctorId, patientId: appointment.patientId,
+                startsAt: appointment.startsAt, endsAt: appointment.endsAt, status: appointment.status, sequence: appointment.sequence,
+                requestedAt: appointment.requestedAt)
+            return try DecisionEvent.envelope(
+                AppointmentNoteAdded(commandId: metadata.id, appointment: snapshot, noteId: note.noteId, noteVersion: version, kind: note.kind),
+                for: command, eventId: eventId)
+        }
+        guard output.outcome == .declined else {
+            throw HandlerError.transient("booking.add_notes answered \(output.outcome) without its appointment or version")
+        }
+        return try DecisionEvent.envelope(
+            AppointmentDeclined(
+                commandId: metadata.id, commandType: metadata.type, reason: output.declineReason ?? .invalidTransition,
+                doctorId: note.doctorId, appointmentId: note.appointmentId, patientId: nil, startsAt: nil, endsAt: nil),
+            for: command, eventId: eventId)
     }
 }

@@ -74,6 +74,7 @@ public struct PostgresCommandOutcomes: CommandOutcomes {
         case .rescheduled: RescheduleAppointment.messageType
         case .completed: CompleteAppointment.messageType
         case .noShow: MarkNoShow.messageType
+        case .noteAdded: AddAppointmentNote.messageType
         }
     }
 }

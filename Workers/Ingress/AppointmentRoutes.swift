@@ -48,14 +48,36 @@ struct AppointmentRoutes {
         static let schema = Schema.object([("notes", .text(Check.noteLength))])
     }
 
+    struct NoteBody: Decodable, Documented {
+        /// Required for a new note; a new version keeps its note's kind.
+        var kind: NoteKind?
+        var text: String
+        /// A new version of this note of the appointment (else a new note).
+        var noteId: UUID?
+        static let schema = Schema.object(
+            [("kind", .oneOf(NoteKind.self)), ("text", .text(AddAppointmentNote.maxLength, minLength: 1)), ("noteId", .uuid)],
+            required: ["text"])
+    }
+
     struct Accepted: Encodable, Documented {
         var commandId: UUID
         var appointmentId: UUID
         var status = "pending"
         var commandUrl: String
+        /// For a note: the note the command writes a version of.
+        var noteId: UUID?
         static let schema = Schema.object(
-            [("commandId", .uuid), ("appointmentId", .uuid), ("status", .string(values: ["pending"])), ("commandUrl", .string())],
+            [
+                ("commandId", .uuid), ("appointmentId", .uuid), ("status", .string(values: ["pending"])), ("commandUrl", .string()),
+                ("noteId", .uuid),
+            ],
             required: ["commandId", "appointmentId", "status", "commandUrl"])
+    }
+
+    struct NoteList: Encodable, Documented {
+        var items: [AppointmentNote]
+        static let schemaName = "AppointmentNotes"
+        static let schema = Schema.object([("items", .array(.ref(AppointmentNote.self)))], required: ["items"])
     }
 
     struct Page: Encodable, Documented {
@@ -174,6 +196,19 @@ struct AppointmentRoutes {
             let (caller, appointment) = try await target(context, allowed: [.doctor, .admin], action: "mark as no-show")
             return try await issue(MarkNoShow(appointmentId: appointment.id, doctorId: appointment.doctorId), appointment, caller, context)
         }
+        routes.post(
+            "appointments/:id/notes",
+            Doc(
+                "Write a medical note, or a new version of one (the appointment's doctor); never overwrites", tag: "appointments",
+                body: NoteBody.self, parameters: [id], answers: [accepted], errors: [403, 404, 409])
+        ) { request, context in try await addNote(request, context) }
+        routes.get(
+            "appointments/:id/notes",
+            Doc(
+                "The appointment's medical notes with every version (its patient, its doctor, an admin with a reason); audited",
+                tag: "appointments", parameters: [id, Doc.header("X-Access-Reason", .text(500, minLength: 1), "why (required of admins)")],
+                answers: [Doc.ok(NoteList.self, "the notes, oldest first")], errors: [404])
+        ) { request, context in try await notes(request, context) }
         routes.get(
             "commands/:id",
             Doc(
@@ -231,10 +266,52 @@ struct AppointmentRoutes {
         try await issue(payload, appointmentId: appointment.id, doctorId: appointment.doctorId, caller: caller, context: context)
     }
 
+    /// Only the appointment's own doctor writes on it (another doctor does not see it: 404); a
+    /// new version names a note of this appointment and keeps its kind. The booking worker
+    /// numbers the version and checks again.
+    func addNote(_ request: Request, _ context: IngressContext) async throws -> Response {
+        let (caller, appointment) = try await target(context, allowed: [.doctor], action: "write notes on")
+        let body = try await JSONBody.decode(NoteBody.self, from: request, context: context)
+        let text = try Check.text(body.text, field: "text", max: AddAppointmentNote.maxLength)
+        if appointment.status == .rejected || appointment.status == .cancelled {
+            throw APIError.conflict("invalid_transition", "the appointment was \(appointment.status.rawValue): it takes no notes")
+        }
+        let kind: NoteKind
+        let noteId: UUID
+        if let existing = body.noteId {
+            guard let note = try await services.appointments.notes(onAppointment: appointment.id, tenant: caller.tenantId)
+                .first(where: { $0.noteId == existing })
+            else { throw APIError.notFound("note") }
+            if let asked = body.kind, asked != note.kind {
+                throw APIError.invalid(field: "kind", "must stay \(note.kind.rawValue): a new version keeps its note's kind")
+            }
+            (kind, noteId) = (note.kind, existing)
+        } else {
+            guard let asked = body.kind else { throw APIError.invalid(field: "kind", "is required for a new note") }
+            (kind, noteId) = (asked, .random())
+        }
+        let command = AddAppointmentNote(appointmentId: appointment.id, doctorId: appointment.doctorId, noteId: noteId, kind: kind, text: text)
+        return try await issue(command, appointmentId: appointment.id, doctorId: appointment.doctorId, caller: caller, context: context, noteId: noteId)
+    }
+
+    /// The patient and the doctor of the appointment read its notes; an admin only with a stated
+    /// reason; nobody else of the clinic sees the appointment at all (404). Every read is audited.
+    func notes(_ request: Request, _ context: IngressContext) async throws -> Response {
+        let caller = try context.requireUser()
+        let reason = try AccessAudit.reason(request, required: caller.role == .admin)
+        let appointment = try await visibleAppointment(try Path.id(context), to: caller)
+        let notes = try await services.appointments.notes(onAppointment: appointment.id, tenant: caller.tenantId)
+        try await AccessAudit.record(
+            [AuditSubject(kind: .appointment, id: appointment.id, patientId: appointment.patientId)]
+                + notes.map { AuditSubject(kind: .note, id: $0.noteId, patientId: appointment.patientId) },
+            action: "GET /v1/appointments/{id}/notes", reason: reason, caller: caller, context: context, services: services)
+        return try JSONBody.response(NoteList(items: notes))
+    }
+
     /// Publishes the command (keyed by doctor) and waits for the broker's acknowledgement. If the
     /// broker does not take it the client gets a 503 and nothing says "pending".
     func issue<P: MessagePayload>(
-        _ payload: P, appointmentId: UUID, doctorId: UUID, caller: AuthenticatedUser, context: IngressContext
+        _ payload: P, appointmentId: UUID, doctorId: UUID, caller: AuthenticatedUser, context: IngressContext, noteId: UUID? = nil
     ) async throws -> Response {
         let envelope = Envelope(correlationId: context.requestId, tenantId: caller.tenantId, actor: caller.principal, payload: payload)
         try await services.outbox.publish(command: envelope, doctor: doctorId)
@@ -244,7 +321,8 @@ struct AppointmentRoutes {
                 appointmentId: appointmentId, doctorId: doctorId, issuedAt: envelope.occurredAt))
         let id = envelope.id.canonical
         return try JSONBody.response(
-            status: .accepted, Accepted(commandId: envelope.id, appointmentId: appointmentId, commandUrl: "/v1/commands/\(id)"))
+            status: .accepted,
+            Accepted(commandId: envelope.id, appointmentId: appointmentId, commandUrl: "/v1/commands/\(id)", noteId: noteId))
     }
 
     /// pending until the booking worker decided; then done (with the event) or declined (with the reason).
@@ -373,5 +451,20 @@ indirect enum JSONValue: Codable, Sendable {
         case .array(let value): try container.encode(value)
         case .object(let value): try container.encode(value)
         }
+    }
+}
+
+extension AppointmentNote: Documented {
+    static var schemaName: String { "AppointmentNote" }
+    static var schema: Schema {
+        let version = Schema.object(
+            [("version", .integer(minimum: 1)), ("kind", .oneOf(NoteKind.self)), ("text", .string()), ("authorId", .uuid), ("createdAt", .dateTime)],
+            required: ["version", "kind", "text", "authorId", "createdAt"])
+        return .object(
+            [
+                ("noteId", .uuid), ("appointmentId", .uuid), ("kind", .oneOf(NoteKind.self)), ("version", .integer(minimum: 1)),
+                ("text", .string()), ("authorId", .uuid), ("createdAt", .dateTime), ("versions", .array(version)),
+            ],
+            required: ["noteId", "appointmentId", "kind", "version", "text", "authorId", "createdAt", "versions"])
     }
 }

@@ -52,6 +52,10 @@ public struct NotificationPlan: Sendable, Equatable {
                 changedBy: nil, declineReason: declined.reason)
         case .noShow:
             return nil
+        case .noteAdded:
+            // The patient sees the note live (the event stream) and in the appointment's notes;
+            // a message saying "there is a note" would add nothing, and its text never travels.
+            return nil
         }
     }
 
