@@ -42,16 +42,8 @@ final class WebDriver: @unchecked Sendable {  // used by one test task at a time
         let port = try freeLoopbackPort()
         logPath = NSTemporaryDirectory() + "chromedriver-\(port).log"
         driver = Process()
-        // Through python3, which lowers the open-file limit the test runner raised (chromedriver
-        // closes every possible descriptor at start), restores every signal's default action,
-        // unblocks them and closes every descriptor above 2 first:
-        // a child of the test process inherits the signal mask of the thread that started it
-        // (Dispatch's threads block signals), and chromedriver started that way never got ready.
-        driver.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        driver.arguments = [
-            "-c", "import os, resource, signal, sys\nresource.setrlimit(resource.RLIMIT_NOFILE, (4096, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))\nfor n in range(1, signal.NSIG):\n  try: signal.signal(n, signal.SIG_DFL)\n  except (OSError, ValueError): pass\nsignal.pthread_sigmask(signal.SIG_SETMASK, [])\nos.closerange(3, 65536)\nos.execv(sys.argv[1], sys.argv[1:])",
-            Self.chromedriver, "--port=\(port)", "--log-path=\(logPath)",
-        ]
+        driver.executableURL = URL(fileURLWithPath: Self.chromedriver)
+        driver.arguments = ["--port=\(port)", "--log-path=\(logPath)"]
         driver.standardInput = FileHandle.nullDevice
         driver.standardOutput = FileHandle.nullDevice
         driver.standardError = FileHandle.nullDevice
@@ -65,7 +57,7 @@ final class WebDriver: @unchecked Sendable {  // used by one test task at a time
             guard ContinuousClock.now < deadline else {
                 let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
                 let last = try? await Self.request("GET", base + "/status", nil, timeout: 2)
-                driver.terminate()
+                Self.stop(driver)
                 throw Failure(
                     description: "chromedriver did not become ready on port \(port) (running: \(driver.isRunning), status: \(String(describing: last)), log: \(log.suffix(2000)))")
             }
@@ -87,7 +79,7 @@ final class WebDriver: @unchecked Sendable {  // used by one test task at a time
         ]
         let created = try await Self.request("POST", base + "/session", capabilities)
         guard let value = created["value"] as? [String: Any], let id = value["sessionId"] as? String else {
-            driver.terminate()
+            Self.stop(driver)
             throw Failure(description: "no WebDriver session: \(created)")
         }
         session = id
@@ -103,11 +95,19 @@ final class WebDriver: @unchecked Sendable {  // used by one test task at a time
         (value as? Int) ?? (value as? NSNumber)?.intValue
     }
 
+    /// Kills chromedriver. Not SIGTERM: a child of the test process inherits the signal mask of
+    /// the thread that started it (the test runner's threads block SIGTERM), and a chromedriver
+    /// that never sees the signal would keep the test waiting for its exit for ever.
+    private static func stop(_ driver: Process) {
+        guard driver.isRunning else { return }
+        kill(driver.processIdentifier, SIGKILL)
+        driver.waitUntilExit()
+    }
+
     /// Ends the browser and chromedriver.
     func quit() async {
         _ = try? await Self.request("DELETE", "\(base)/session/\(session)", nil)
-        driver.terminate()
-        driver.waitUntilExit()
+        Self.stop(driver)
         try? FileManager.default.removeItem(atPath: logPath)
     }
 
@@ -194,15 +194,11 @@ final class WebDriver: @unchecked Sendable {  // used by one test task at a time
     }
 
     static func request(_ method: String, _ url: String, _ body: [String: Any]?, timeout: TimeInterval = 60) async throws -> [String: Any] {
-        guard let address = URL(string: url) else { throw Failure(description: "bad URL \(url)") }
-        var request = URLRequest(url: address)
-        request.httpMethod = method
-        request.timeoutInterval = timeout
-        if let body {
-            request.httpBody = try JSONSerialization.data(withJSONObject: body)
-            request.setValue("application/json; charset=utf-8", forHTTPHeaderField: "Content-Type")
+        guard let address = URL(string: url), address.host == "127.0.0.1", let port = address.port else {
+            throw Failure(description: "not a URL on 127.0.0.1: \(url)")
         }
-        let (data, _) = try await URLSession.shared.data(for: request)
-        return (try JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+        let payload = try body.map { try JSONSerialization.data(withJSONObject: $0) }
+        let answer = try await LoopbackHTTP.request(method: method, port: port, path: address.path, body: payload, timeout: timeout)
+        return (try JSONSerialization.jsonObject(with: answer.body) as? [String: Any]) ?? [:]
     }
 }
