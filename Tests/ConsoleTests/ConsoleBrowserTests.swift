@@ -39,6 +39,101 @@ struct ConsoleBrowserTests {
         }
     }
 
+    /// A patient's browser, signed in at the ingress, holds `GET /v1/events/stream` open (fetch
+    /// with the bearer token: EventSource cannot send one) and books a slot; the booking's
+    /// notification arrives over the stream within a second of the 202, by the browser's clock.
+    @Test(.enabled(if: WebDriver.isInstalled, "needs chromium and chromium-driver (scripts/bootstrap installs them)"))
+    func aPatientsBrowserReceivesTheBookingNotificationWithinASecond() async throws {
+        try await ConsoleFixture.with(live: true) { fleet in
+            let browser = try await WebDriver(width: 1000, height: 700)
+            do {
+                try await liveNotification(browser, fleet)
+                await browser.quit()
+            } catch {
+                try? await browser.screenshot(to: Self.screenshots + "/failure-live.png")
+                await browser.quit()
+                throw error
+            }
+        }
+    }
+
+    func liveNotification(_ browser: WebDriver, _ fleet: ConsoleFixture) async throws {
+        try await browser.open(fleet.ingressURL + "/health/live")
+        let day = String(WireCoding.formatTimestamp(Date().addingTimeInterval(2 * 86400)).prefix(10))
+        let setup: [String: String] = [
+            "tenant": fleet.clinic.canonical, "email": "pat@riverside.test", "password": ConsoleFixture.password,
+            "doctor": try #require(fleet.doctors.first).canonical, "day": day,
+        ]
+        // Everything below runs in the page, as a web app on the API's origin would.
+        _ = try await browser.execute(
+            """
+            const setup = arguments[0];
+            window.received = []; window.state = 'signing in';
+            document.body.innerHTML = '<h1>Live</h1><p id="state"></p><ol id="events"></ol>';
+            const show = (text) => { window.state = text; document.getElementById('state').textContent = text; };
+            (async () => {
+              const login = await fetch('/v1/auth/login', {method: 'POST',
+                headers: {'Content-Type': 'application/json', 'X-Tenant-Id': setup.tenant},
+                body: JSON.stringify({email: setup.email, password: setup.password})});
+              const token = (await login.json()).accessToken;
+              const auth = {'Authorization': 'Bearer ' + token};
+              const stream = await fetch('/v1/events/stream', {headers: auth});
+              const reader = stream.body.getReader();
+              const decoder = new TextDecoder();
+              let buffer = '';
+              let opened = false;
+              (async () => {
+                for (;;) {
+                  const {value, done} = await reader.read();
+                  if (done) { show('stream ended'); return; }
+                  opened = true;
+                  buffer += decoder.decode(value, {stream: true});
+                  let end;
+                  while ((end = buffer.indexOf('\\n\\n')) >= 0) {
+                    const block = buffer.slice(0, end); buffer = buffer.slice(end + 2);
+                    const name = (block.match(/^event: (.*)$/m) || [])[1];
+                    const data = (block.match(/^data: (.*)$/m) || [])[1];
+                    if (!name || name === 'checkpoint') continue;
+                    window.received.push({name: name, data: JSON.parse(data), at: Date.now()});
+                    const item = document.createElement('li');
+                    item.textContent = name + ': ' + data;
+                    document.getElementById('events').appendChild(item);
+                  }
+                }
+              })();
+              while (!opened) await new Promise((resolve) => setTimeout(resolve, 50));
+              show('stream open');
+              const slots = await (await fetch('/v1/doctors/' + setup.doctor + '/slots?from=' + setup.day + '&to=' + setup.day, {headers: auth})).json();
+              const booking = await fetch('/v1/appointments', {method: 'POST', headers: Object.assign({'Content-Type': 'application/json'}, auth),
+                body: JSON.stringify({doctorId: setup.doctor, startsAt: slots.slots[0].startsAt})});
+              window.bookingStatus = booking.status;
+              window.bookedAt = Date.now();
+              window.appointmentId = (await booking.json()).appointmentId;
+              show('booked: ' + booking.status);
+            })().catch((error) => show('failed: ' + error));
+            """, [setup])
+        try await browser.wait("the booking answered", timeout: .seconds(20)) {
+            (try await browser.execute("return window.state;") as? String)?.hasPrefix("booked") == true
+        }
+        #expect(WebDriver.int(try await browser.execute("return window.bookingStatus;")) == 202)
+        try await browser.wait("the booking's notification over the stream", timeout: .seconds(10)) {
+            WebDriver.int(
+                try await browser.execute("return window.received.filter((e) => e.name === 'notification' && e.data.kind === 'booked').length;")) == 1
+        }
+        let delay = try #require(
+            WebDriver.int(
+                try await browser.execute(
+                    "return window.received.find((e) => e.name === 'notification' && e.data.kind === 'booked').at - window.bookedAt;")))
+        #expect(delay < 1000, "the notification arrived \(delay) ms after the 202")
+        #expect(
+            WebDriver.int(
+                try await browser.execute(
+                    "return window.received.filter((e) => e.name === 'appointment' && e.data.appointmentId === window.appointmentId).length;")) ?? 0 >= 1,
+            "the appointment's change is pushed too")
+        try await browser.screenshot(to: Self.screenshots + "/10-live-notification.png")
+        print("live notification: \(delay) ms after the booking's 202 (browser clock)")
+    }
+
     func walkThrough(_ browser: WebDriver, _ fleet: ConsoleFixture, poison: KafkaMessage) async throws {
         let shots = Self.screenshots
         // Signed out, every page leads to the sign-in form.

@@ -24,6 +24,8 @@ struct ConsoleFixture: Sendable {
     let patient: UUID
     /// Worker names and their operations endpoints, as the console is configured with them.
     let workers: [String: String]
+    /// The ingress, when the fixture runs the live path too (`live: true`).
+    var ingressURL = ""
 
     static let operatorEmail = "operator@platform.test"
     static let password = "a long enough password"
@@ -36,7 +38,8 @@ struct ConsoleFixture: Sendable {
     var commandsDeadLetterTopic: String { bookingGroup.deadLetterTopic(of: commandsTopic) }
     var emailGroupName: String { namespace.group(ConsumerGroups.email).name }
 
-    static func with<R: Sendable>(_ body: (ConsoleFixture) async throws -> R) async throws -> R {
+    /// With `live`, the notification worker and the ingress run too (for what a patient's browser sees).
+    static func with<R: Sendable>(live: Bool = false, _ body: (ConsoleFixture) async throws -> R) async throws -> R {
         let namespace = try #require(FleetNamespace("c\(UUID().uuidString.prefix(8).lowercased())"))
         let kafka = try await TestKafka.config()
         _ = try await KafkaAdmin(config: kafka).createTopics(
@@ -51,7 +54,8 @@ struct ConsoleFixture: Sendable {
             ]
             var workers: [String: String] = [:]
             var processes: [ProgramProcess] = []
-            for name in ["booking-worker", "analytics-worker"] {
+            let running = ["booking-worker", "analytics-worker"] + (live ? ["notification-worker"] : [])
+            for name in running {
                 let port = try freeLoopbackPort()
                 workers[name] = "http://127.0.0.1:\(port)"
                 processes.append(try await ProgramProcess(name, environment: common.merging(["CAREFLEET_HTTP_PORT": String(port)]) { $1 }))
@@ -66,15 +70,28 @@ struct ConsoleFixture: Sendable {
                     "CAREFLEET_HTTP_PORT": String(consolePort), "CAREFLEET_OPERATIONS_WORKERS": listed, "CAREFLEET_AUTH_BCRYPT_COST": "4",
                 ]) { $1 })
             processes.append(console)
-            let fixture = ConsoleFixture(
+            var fixture = ConsoleFixture(
                 namespace: namespace, databaseURL: url, kafka: kafka, consoleURL: "http://127.0.0.1:\(consolePort)", pool: pool,
                 clinic: people.clinic, doctors: people.doctors, patient: people.patient, workers: workers)
+            if live {
+                let port = try freeLoopbackPort()
+                processes.append(
+                    try await ProgramProcess(
+                        "ingress",
+                        environment: common.merging(["CAREFLEET_HTTP_PORT": String(port), "CAREFLEET_INGRESS_STREAMS_HEARTBEAT": "300ms"]) { $1 }))
+                fixture.ingressURL = "http://127.0.0.1:\(port)"
+            }
             do {
                 try await eventually(timeout: .seconds(30), "the console answers") {
                     guard console.isRunning else { throw FixtureError("the console exited: \(console.log)") }
                     return (try? await fixture.get("/health").status) == 200
                 }
-                for name in ["booking-worker", "analytics-worker"] {
+                if live {
+                    try await eventually(timeout: .seconds(30), "the ingress is ready") {
+                        (try? await fixture.get(fixture.ingressURL + "/health/ready", absolute: true).status) == 200
+                    }
+                }
+                for name in running {
                     try await eventually(timeout: .seconds(30), "\(name) consumes") {
                         let health = try? await fixture.get((workers[name] ?? "") + "/health", absolute: true)
                         return health?.text.contains("\"ok\"") == true && health?.text.contains("\"assignedPartitions\":0") == false
