@@ -159,6 +159,35 @@ struct PostgresSafetyTests {
         }
     }
 
+    /// A statement is parsed once per connection (prepared, then executed by name); a statement
+    /// the server refuses fails with its own error, even inside a transaction; and a statement
+    /// whose table changed its columns under it runs again instead of failing for ever.
+    @Test func statementsArePreparedOncePerConnectionAndSurviveAChangedTable() async throws {
+        try await TestDatabase.with(migrated: false) { url in
+            let pool = PostgresPool(url: url, maximumConnections: 1)
+            defer { pool.close() }
+            for n in 1...3 { #expect(try await pool.query("SELECT $1::int + 1 AS m", [n])[0].decode(Int.self, 0) == n + 1) }
+            let prepared = try await pool.query(
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement = $1", ["SELECT $1::int + 1 AS m"])
+            #expect(try prepared[0].decode(Int.self, 0) == 1, "prepared once on the one connection")
+
+            try await pool.withConnection { connection in
+                try await connection.execute(script: "BEGIN")
+                let error = try await #require(throws: PostgresError.self) { try await connection.query("SELEC 1") }
+                #expect(error.sqlState == "42601", "the syntax error itself, not a failed transaction: \(error)")
+                try await connection.execute(script: "ROLLBACK")
+            }
+
+            try await pool.query("CREATE TABLE t (n int)")
+            try await pool.query("INSERT INTO t VALUES (1)")
+            #expect(try await pool.query("SELECT * FROM t")[0].columns == ["n"])
+            try await pool.query("ALTER TABLE t ADD COLUMN m int DEFAULT 2")
+            let after = try await pool.query("SELECT * FROM t")
+            #expect(after[0].columns == ["n", "m"])
+            #expect(try after[0].decode(Int.self, "m") == 2)
+        }
+    }
+
     @Test func theStatementTimeoutOfThePoolCancelsALongStatement() async throws {
         try await TestDatabase.with(migrated: false) { url in
             let pool = PostgresPool(url: url, maximumConnections: 1, statementTimeout: .milliseconds(300))

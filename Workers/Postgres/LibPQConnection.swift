@@ -14,6 +14,13 @@ final class LibPQConnection: @unchecked Sendable {  // the PGconn is only touche
     /// Set once a cancel request was sent: a late one could hit a later statement, so such a
     /// connection is never lent again.
     private let cancelSent = Atomic<Bool>(false)
+    /// Statements prepared on this connection, by their SQL text (only touched on `queue`). The
+    /// same few statements run again and again on a connection (a route's reads, a worker's
+    /// batch), so each is parsed once per connection instead of once per run.
+    private var prepared: [String: String] = [:]
+    private var preparedNames = 0
+    /// Beyond this many, statements run unprepared (SQL built from input never fills the server's memory).
+    static let maximumPrepared = 256
 
     private init(conn: OpaquePointer, label: String) {
         self.conn = conn
@@ -116,8 +123,39 @@ final class LibPQConnection: @unchecked Sendable {  // the PGconn is only touche
         }
         defer { for buffer in buffers { free(buffer) } }
         let values = buffers.map { $0.map { UnsafePointer<CChar>($0.assumingMemoryBound(to: CChar.self)) } }
-        let result = PQexecParams(conn, sql, Int32(parameters.count), nil, values, lengths, formats, 0)
-        return read(result)
+        let count = Int32(parameters.count)
+        switch statement(for: sql, parameterCount: count) {
+        case .success(let name?):
+            let outcome = read(PQexecPrepared(conn, name, count, values, lengths, formats, 0))
+            // A table under the statement changed its columns (a migration during a rolling
+            // upgrade): the server will not run the old statement again. Forget it; outside a
+            // transaction, run the SQL afresh at once (inside one, the caller's retry does).
+            guard case .failure(let error) = outcome, error.sqlState == "0A000" else { return outcome }
+            prepared[sql] = nil
+            guard PQtransactionStatus(conn) == PQTRANS_IDLE else { return outcome }
+            return read(PQexecParams(conn, sql, count, nil, values, lengths, formats, 0))
+        case .success(nil):
+            return read(PQexecParams(conn, sql, count, nil, values, lengths, formats, 0))
+        case .failure(let error):
+            return .failure(error)
+        }
+    }
+
+    /// The name of `sql` prepared on this connection (preparing it the first time); nil when too
+    /// many are prepared already. A statement the server refuses to prepare fails here with the
+    /// server's error, as it would have failed to run.
+    private func statement(for sql: String, parameterCount: Int32) -> Result<String?, PostgresError> {
+        if let name = prepared[sql] { return .success(name) }
+        guard prepared.count < Self.maximumPrepared else { return .success(nil) }
+        preparedNames += 1
+        let name = "carefleet_\(preparedNames)"
+        switch read(PQprepare(conn, name, sql, parameterCount, nil)) {
+        case .success:
+            prepared[sql] = name
+            return .success(name)
+        case .failure(let error):
+            return .failure(error)
+        }
     }
 
     /// Runs one or more `;`-separated statements without parameters (simple protocol). Blocking.
