@@ -33,8 +33,13 @@ final class LaneRegistry: KafkaRebalanceListener, Sendable {
     var all: [PartitionLane] { lanes.withLock { Array($0.values) } }
 
     func partitionsAssigned(_ partitions: [TopicPartition]) {
-        // A partition paused by an earlier owner-lane must flow for its new lane.
-        try? consumer.withLock { $0 }?.resume(partitions)
+        // A partition paused by an earlier owner-lane must flow for its new lane. A partition
+        // that was not paused is no error; any other failure would leave it stalled, so it is said.
+        do {
+            try consumer.withLock { $0 }?.resume(partitions)
+        } catch {
+            logger.error("could not resume assigned partitions; they may not be consumed", metadata: ["partitions": "\(partitions)", "error": "\(error)"])
+        }
     }
 
     func partitionsRevoked(_ partitions: [TopicPartition], lost: Bool) {
