@@ -40,11 +40,12 @@ struct PipelineBench: AsyncParsableCommand {
     @Option(help: "Doctors (bookings are spread over them, and so over partitions).") var doctors = 12
     @Option(help: "Where to keep the figures as JSON.") var json: String?
 
+    /// Nil percentiles when nothing arrived (JSON has no infinity).
     struct Latencies: Codable {
         var samples: Int
-        var p50Milliseconds: Double
-        var p95Milliseconds: Double
-        var p99Milliseconds: Double
+        var p50Milliseconds: Double?
+        var p95Milliseconds: Double?
+        var p99Milliseconds: Double?
     }
 
     struct Phase: Codable {
@@ -158,7 +159,7 @@ struct PipelineBench: AsyncParsableCommand {
     }
 
     static func table(_ result: Result) -> String {
-        func ms(_ value: Double) -> String { String(format: "%.0f", value) }
+        func ms(_ value: Double?) -> String { value.map { String(format: "%.0f", $0) } ?? "–" }
         var rows = [
             [
                 "PHASE", "RATE/S", "SENT", "ACCEPTED", "COMPLETE", "DECIDED P50/P95/P99 MS", "IN-APP P50/P95/P99 MS",
@@ -177,9 +178,9 @@ struct PipelineBench: AsyncParsableCommand {
         var text = Table.render(rows)
         let steady = result.steady
         text += "\ntargets at \(steady.rate)/s: request → in-app p95 < 100 ms: "
-            + (steady.toInApp.p95Milliseconds < 100 && steady.completed == steady.sent ? "met" : "NOT met")
+            + ((steady.toInApp.p95Milliseconds ?? .infinity) < 100 && steady.completed == steady.sent ? "met" : "NOT met")
             + "; request → email p95 < 250 ms: "
-            + (steady.toEmail.p95Milliseconds < 250 && steady.completed == steady.sent ? "met" : "NOT met") + "\n"
+            + ((steady.toEmail.p95Milliseconds ?? .infinity) < 250 && steady.completed == steady.sent ? "met" : "NOT met") + "\n"
         text += "highest sustained rate: \(result.highestSustainedRate.map { "\($0)/s" } ?? "none of those tried")\n"
         if let burst = result.burst {
             text += String(
@@ -254,7 +255,7 @@ struct BookingSender: Sendable {
         return PipelineBench.Phase(
             rate: rate, seconds: seconds, sent: sent.state.withLock { $0 }, accepted: commands.count, completed: completed,
             toDecided: figures.decided, toInApp: figures.inApp, toEmail: figures.email,
-            sustained: completed == total && figures.email.p95Milliseconds < 1000)
+            sustained: completed == total && (figures.email.p95Milliseconds ?? .infinity) < 1000)
     }
 }
 
@@ -348,8 +349,8 @@ final class PipelineTracker: Sendable {
 
     static func percentiles(_ values: [Double]) -> PipelineBench.Latencies {
         let sorted = values.sorted()
-        func at(_ share: Double) -> Double {
-            guard !sorted.isEmpty else { return .infinity }
+        func at(_ share: Double) -> Double? {
+            guard !sorted.isEmpty else { return nil }
             return sorted[min(sorted.count - 1, Int((Double(sorted.count) * share).rounded(.up)) - 1)]
         }
         return PipelineBench.Latencies(samples: sorted.count, p50Milliseconds: at(0.5), p95Milliseconds: at(0.95), p99Milliseconds: at(0.99))
