@@ -214,7 +214,9 @@ struct AnalyticsTests {
                     group: fleet.namespace.groupName(ConsumerGroups.analytics.name), topics: [fleet.eventsTopic])
                 return lag.allSatisfy { $0.lag == 0 }
             }
-            #expect(try await fleet.api.get("/v1/analytics/doctors/\(doctor.id)?\(range)", token: admin.accessToken).text == before)
+            // Bound first, so that a failure prints both texts (a `try await` inside #expect hides them).
+            let afterRedelivery = try await fleet.api.get("/v1/analytics/doctors/\(doctor.id)?\(range)", token: admin.accessToken).text
+            #expect(afterRedelivery == before)
 
             // A rebuild from the topic gives exactly the live figures (even from damaged tables).
             try await fleet.database.query("UPDATE analytics.daily_rollups SET booked = booked + 100")
@@ -223,7 +225,8 @@ struct AnalyticsTests {
                 environment: ["CAREFLEET_FLEET_NAMESPACE": fleet.namespace.prefix, "CAREFLEET_DATABASE_URL": fleet.databaseURL])
             #expect(rebuild.status == 0, "\(rebuild.output)")
             #expect(rebuild.output.contains("skipped 1 events that do not decode"), "\(rebuild.output)")
-            #expect(try await fleet.api.get("/v1/analytics/doctors/\(doctor.id)?\(range)", token: admin.accessToken).text == before)
+            let afterRebuild = try await fleet.api.get("/v1/analytics/doctors/\(doctor.id)?\(range)", token: admin.accessToken).text
+            #expect(afterRebuild == before)
 
             // CSV: parses, and says what the JSON says.
             let csv = try await fleet.api.get("/v1/analytics/doctors/\(doctor.id)?\(range)&format=csv", token: admin.accessToken)
