@@ -95,29 +95,46 @@ struct DecisionOutput {
         "n, outcome, decline_reason, status, sequence, patient_id, starts_at, ends_at, requested_at, previous_starts_at, previous_ends_at, recorded_event"
 
     init(row: PostgresRow) throws {
+        let function = "booking.decide_batch"
         position = try row.decode(Int.self, 0)
-        let outcomeText = try row.decode(String.self, 1)
-        guard let outcome = Outcome(rawValue: outcomeText) else {
-            throw PostgresError(kind: .decoding, message: "booking.decide_batch answered outcome '\(outcomeText.prefix(40))'")
-        }
-        self.outcome = outcome
-        if let reason = try row.decode(String?.self, 2) {
-            guard let known = DeclineReason(rawValue: reason) else {
-                throw PostgresError(kind: .decoding, message: "booking.decide_batch answered decline reason '\(reason.prefix(40))'")
-            }
-            declineReason = known
-        }
-        if outcome != .declined, let statusText = try row.decode(String?.self, 3) {
-            guard let status = AppointmentStatus(rawValue: statusText) else {
-                throw PostgresError(kind: .decoding, message: "booking.decide_batch answered status '\(statusText.prefix(40))'")
-            }
-            appointment = Appointment(
-                patientId: try row.decode(UUID.self, 5), startsAt: try row.decode(Date.self, 6), endsAt: try row.decode(Date.self, 7),
-                status: status, sequence: try row.decode(Int.self, 4), requestedAt: try row.decode(Date.self, 8))
-        }
+        outcome = try DecisionColumns.outcome(row, from: function)
+        declineReason = try DecisionColumns.declineReason(row, from: function)
+        if outcome != .declined { appointment = try DecisionColumns.appointment(row, from: function) }
         previousStartsAt = try row.decode(Date?.self, 9)
         previousEndsAt = try row.decode(Date?.self, 10)
         recordedEvent = try row.decode(String?.self, 11)
+    }
+}
+
+/// The columns that `booking.batch_decision` and `booking.note_decision` both start with, in
+/// this order: n, outcome, decline_reason, status, sequence, patient_id, starts_at, ends_at,
+/// requested_at. Read by position (the batch's rows are many); every text is checked.
+enum DecisionColumns {
+    static func outcome<Outcome: RawRepresentable<String>>(_ row: PostgresRow, from function: String) throws -> Outcome {
+        let text = try row.decode(String.self, 1)
+        guard let outcome = Outcome(rawValue: text) else {
+            throw PostgresError(kind: .decoding, message: "\(function) answered outcome '\(text.prefix(40))'")
+        }
+        return outcome
+    }
+
+    static func declineReason(_ row: PostgresRow, from function: String) throws -> DeclineReason? {
+        guard let text = try row.decode(String?.self, 2) else { return nil }
+        guard let reason = DeclineReason(rawValue: text) else {
+            throw PostgresError(kind: .decoding, message: "\(function) answered decline reason '\(text.prefix(40))'")
+        }
+        return reason
+    }
+
+    /// The appointment as the row shows it; nil when the row names none (no status).
+    static func appointment(_ row: PostgresRow, from function: String) throws -> DecisionOutput.Appointment? {
+        guard let text = try row.decode(String?.self, 3) else { return nil }
+        guard let status = AppointmentStatus(rawValue: text) else {
+            throw PostgresError(kind: .decoding, message: "\(function) answered status '\(text.prefix(40))'")
+        }
+        return DecisionOutput.Appointment(
+            patientId: try row.decode(UUID.self, 5), startsAt: try row.decode(Date.self, 6), endsAt: try row.decode(Date.self, 7),
+            status: status, sequence: try row.decode(Int.self, 4), requestedAt: try row.decode(Date.self, 8))
     }
 }
 
@@ -207,33 +224,18 @@ struct NoteOutput {
     var noteVersion: Int?
     var recordedEvent: String?
 
+    /// The columns of `booking.note_decision`, in order.
     static let columns =
         "n, outcome, decline_reason, status, sequence, patient_id, starts_at, ends_at, requested_at, note_version, recorded_event"
 
     init(row: PostgresRow) throws {
-        position = try row.decode(Int.self, "n")
-        let outcomeText = try row.decode(String.self, "outcome")
-        guard let outcome = Outcome(rawValue: outcomeText) else {
-            throw PostgresError(kind: .decoding, message: "booking.add_notes answered outcome '\(outcomeText.prefix(40))'")
-        }
-        self.outcome = outcome
-        if let reason = try row.decode(String?.self, "decline_reason") {
-            guard let known = DeclineReason(rawValue: reason) else {
-                throw PostgresError(kind: .decoding, message: "booking.add_notes answered decline reason '\(reason.prefix(40))'")
-            }
-            declineReason = known
-        }
-        if let statusText = try row.decode(String?.self, "status") {
-            guard let status = AppointmentStatus(rawValue: statusText) else {
-                throw PostgresError(kind: .decoding, message: "booking.add_notes answered status '\(statusText.prefix(40))'")
-            }
-            appointment = DecisionOutput.Appointment(
-                patientId: try row.decode(UUID.self, "patient_id"), startsAt: try row.decode(Date.self, "starts_at"),
-                endsAt: try row.decode(Date.self, "ends_at"), status: status, sequence: try row.decode(Int.self, "sequence"),
-                requestedAt: try row.decode(Date.self, "requested_at"))
-        }
-        noteVersion = try row.decode(Int?.self, "note_version")
-        recordedEvent = try row.decode(String?.self, "recorded_event")
+        let function = "booking.add_notes"
+        position = try row.decode(Int.self, 0)
+        outcome = try DecisionColumns.outcome(row, from: function)
+        declineReason = try DecisionColumns.declineReason(row, from: function)
+        appointment = try DecisionColumns.appointment(row, from: function)
+        noteVersion = try row.decode(Int?.self, 9)
+        recordedEvent = try row.decode(String?.self, 10)
     }
 }
 

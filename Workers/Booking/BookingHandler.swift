@@ -169,6 +169,7 @@ public struct BookingHandler: BatchMessageHandler {
             }
             var recordIds = ArrayParameter(), recordTenants = ArrayParameter(), recordEventIds = ArrayParameter()
             var recordTypes = ArrayParameter(), recordEvents = ArrayParameter()
+            var recorded = 0
             var events: [OutgoingEvent] = []
             events.reserveCapacity(commands.count)
             for (position, command) in commands.enumerated() {
@@ -183,9 +184,10 @@ public struct BookingHandler: BatchMessageHandler {
                     recordEventIds.append(record.eventId)
                     recordTypes.append(record.type)
                     recordEvents.append(utf8: record.json)
+                    recorded += 1
                 }
             }
-            if decided.contains(where: { $0?.record != nil }) {
+            if recorded > 0 {
                 try await connection.query(Self.recordStatement, [recordIds, recordTenants, recordEventIds, recordTypes, recordEvents])
             }
             return events
