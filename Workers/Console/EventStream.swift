@@ -34,3 +34,31 @@ enum EventStream {
         return text + "\n"
     }
 }
+
+/// A page whose live part the server renders, then renders again every refresh and sends over
+/// `<path>/stream` (the page's script swaps it in). Each open stream has its own `state`, e.g.
+/// the counts its rates are measured from; the first render, without a stream, has none.
+enum LivePage {
+    /// What the page's template gets: the live part's HTML.
+    struct Values {
+        var live: String
+    }
+
+    static func add<State: Sendable>(
+        to router: Router<ConsoleContext>, _ path: String, title: String, section: ConsolePages.Section, services: ConsoleServices,
+        state: @escaping @Sendable () -> State, render: @escaping @Sendable (State?) async throws -> String
+    ) {
+        router.get(RouterPath(path)) { _, context -> Response in
+            let live = try await render(nil)
+            return try services.pages.page(path, Values(live: live), title: title, section: section, session: context.session)
+        }
+        router.get(RouterPath("\(path)/stream")) { _, context -> Response in
+            let sessions = services.sessions
+            let id = context.session?.id ?? ""
+            let streamState = state()
+            return EventStream.fragments(
+                every: services.refreshInterval, lifetime: services.streamLifetime, stillSignedIn: { sessions.session(id) != nil },
+                next: { try await render(streamState) })
+        }
+    }
+}

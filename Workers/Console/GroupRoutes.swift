@@ -9,10 +9,6 @@ import Synchronization
 struct GroupRoutes {
     let services: ConsoleServices
 
-    struct Page {
-        var live: String
-    }
-
     struct Live {
         var stamp: String
         var groups: [Group]
@@ -49,18 +45,9 @@ struct GroupRoutes {
     }
 
     func add(to router: Router<ConsoleContext>) {
-        router.get("groups") { _, context -> Response in
-            let live = try await render(rates: nil)
-            return try services.pages.page("groups", Page(live: live), title: "Consumer groups", section: .groups, session: context.session)
-        }
-        router.get("groups/stream") { _, context -> Response in
-            let sessions = services.sessions
-            let id = context.session?.id ?? ""
-            let rates = GroupRates()
-            return EventStream.fragments(
-                every: services.refreshInterval, lifetime: services.streamLifetime, stillSignedIn: { sessions.session(id) != nil },
-                next: { try await render(rates: rates) })
-        }
+        LivePage.add(
+            to: router, "groups", title: "Consumer groups", section: .groups, services: services, state: { GroupRates() },
+            render: { state in try await render(rates: state) })
     }
 
     func render(rates: GroupRates?) async throws -> String {

@@ -8,10 +8,6 @@ import Synchronization
 struct WorkerRoutes {
     let services: ConsoleServices
 
-    struct Page {
-        var live: String
-    }
-
     struct Live {
         var workers: [Row]
     }
@@ -29,18 +25,9 @@ struct WorkerRoutes {
     }
 
     func add(to router: Router<ConsoleContext>) {
-        router.get("workers") { _, context -> Response in
-            let live = try await render(throughput: nil)
-            return try services.pages.page("workers", Page(live: live), title: "Workers", section: .workers, session: context.session)
-        }
-        router.get("workers/stream") { _, context -> Response in
-            let sessions = services.sessions
-            let id = context.session?.id ?? ""
-            let throughput = WorkerRates()
-            return EventStream.fragments(
-                every: services.refreshInterval, lifetime: services.streamLifetime, stillSignedIn: { sessions.session(id) != nil },
-                next: { try await render(throughput: throughput) })
-        }
+        LivePage.add(
+            to: router, "workers", title: "Workers", section: .workers, services: services, state: { WorkerRates() },
+            render: { state in try await render(throughput: state) })
     }
 
     func render(throughput: WorkerRates?) async throws -> String {
