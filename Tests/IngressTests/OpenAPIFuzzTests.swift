@@ -55,7 +55,7 @@ struct OpenAPIFuzzTests {
                 exec "\(Self.schemathesis)" run "\(baseURL)/openapi.json" \
                   -H "Authorization: Bearer \(token)" \
                   --checks \(Self.checks.joined(separator: ",")) \
-                  --max-examples \(examples) --seed \(seed) --workers 2 --request-timeout 10 \
+                  --max-examples \(examples) --seed \(seed) --workers 2 --request-timeout 30 \
                   --exclude-path /v1/auth/logout --exclude-path /v1/auth/change-password \
                   --exclude-path-regex '^/v1/auth/sessions/' \
                   --report junit --report-dir "\(report)" --no-color 2>&1
