@@ -188,6 +188,69 @@ struct PostgresSafetyTests {
         }
     }
 
+    /// A transaction's BEGIN travels with its first statement (libpq pipeline mode): one round
+    /// trip for both, the isolation level as asked, and a body with no statement costs nothing.
+    @Test func aTransactionSendsItsBeginWithItsFirstStatement() async throws {
+        try await TestDatabase.with(migrated: false) { url in
+            let connection = try await PostgresConnection.connect(url: url)
+            try await connection.query("CREATE TABLE t (n int PRIMARY KEY)")
+            // The first run prepares the INSERT (in the same pipeline); the second shows the cost.
+            for n in 1...2 {
+                let before = await connection.roundTrips
+                try await connection.transaction { try await $0.query("INSERT INTO t VALUES ($1)", [n]) }
+                let trips = await connection.roundTrips - before
+                #expect(trips == 2, "BEGIN with the INSERT, then COMMIT: \(trips) round trips")
+            }
+            #expect(try await connection.query("SELECT count(*) FROM t")[0].decode(Int.self, 0) == 2)
+
+            let isolation = try await connection.transaction(isolation: .serializable) { connection in
+                try await connection.query("SELECT current_setting($1) AS level", ["transaction_isolation"])[0].decode(String.self, 0)
+            }
+            #expect(isolation == "serializable")
+
+            let before = await connection.roundTrips
+            let value = try await connection.transaction { _ in 7 }
+            #expect(value == 7)
+            #expect(await connection.roundTrips == before, "no statement, no BEGIN and no COMMIT")
+            await connection.close()
+        }
+    }
+
+    /// A statement that fails in the pipeline with BEGIN fails with its own error; the transaction
+    /// rolls back whole, and the connection serves the next one.
+    @Test func aFailureInThePipelinedFirstStatementRollsBackAndTheConnectionGoesOn() async throws {
+        try await TestDatabase.with(migrated: false) { url in
+            let pool = PostgresPool(url: url, maximumConnections: 1)
+            defer { pool.close() }
+            try await pool.query("CREATE TABLE t (n int PRIMARY KEY)")
+            try await pool.query("INSERT INTO t VALUES (1)")
+            let duplicate = try await #require(throws: PostgresError.self) {
+                try await pool.transaction { connection in
+                    try await connection.query("INSERT INTO t VALUES ($1)", [1])
+                    try await connection.query("INSERT INTO t VALUES ($1)", [2])
+                }
+            }
+            #expect(duplicate.sqlState == "23505", "\(duplicate)")
+            let syntax = try await #require(throws: PostgresError.self) {
+                try await pool.transaction { try await $0.query("SELEC $1::int", [1]) }
+            }
+            #expect(syntax.sqlState == "42601", "the statement's own error, not a failed pipeline: \(syntax)")
+            // A body that goes on after its first statement failed is still inside the (failed)
+            // transaction: nothing after it runs outside one.
+            let swallowed = try await #require(throws: PostgresError.self) {
+                try await pool.transaction { connection in
+                    _ = try? await connection.query("INSERT INTO t VALUES ($1)", [1])
+                    try await connection.query("INSERT INTO t VALUES ($1)", [3])
+                }
+            }
+            #expect(swallowed.sqlState == "25P02", "in a failed transaction: \(swallowed)")
+            let rows = try await pool.query("SELECT array_agg(n ORDER BY n)::text AS ns FROM t")
+            #expect(try rows[0].decode(String.self, 0) == "{1}")
+            try await pool.transaction { try await $0.query("INSERT INTO t VALUES ($1)", [4]) }
+            #expect(try await pool.query("SELECT count(*) FROM t")[0].decode(Int.self, 0) == 2)
+        }
+    }
+
     @Test func theStatementTimeoutOfThePoolCancelsALongStatement() async throws {
         try await TestDatabase.with(migrated: false) { url in
             let pool = PostgresPool(url: url, maximumConnections: 1, statementTimeout: .milliseconds(300))

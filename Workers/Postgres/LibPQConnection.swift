@@ -95,37 +95,21 @@ final class LibPQConnection: @unchecked Sendable {  // the PGconn is only touche
         _ = PQcancel(cancelHandle, &errorText, Int32(errorText.count))  // a failed request changes nothing: the statement runs on
     }
 
+    /// Round trips to the server so far (a statement, a prepare, a pipeline): what pipelining saves
+    /// is counted here, for tests and profiles.
+    private(set) var roundTrips = 0
+
     /// Runs one statement with parameters (extended protocol). Blocking.
     func execute(_ sql: String, _ parameters: [PostgresParameter]) -> Result<PostgresRows, PostgresError> {
         if let refusal = Self.refuseNUL(sql: sql, parameters) { return .failure(refusal) }
         if closed.load(ordering: .acquiring) { return .failure(Self.closedError) }
-        var buffers: [UnsafeMutableRawPointer?] = []
-        var lengths: [Int32] = []
-        var formats: [Int32] = []
-        buffers.reserveCapacity(parameters.count)
-        for parameter in parameters {
-            switch parameter {
-            case .null:
-                buffers.append(nil)
-                lengths.append(0)
-                formats.append(0)
-            case .text(let text):
-                buffers.append(UnsafeMutableRawPointer(strdup(text)))
-                lengths.append(0)
-                formats.append(0)
-            case .binary(let data):
-                let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(1, data.count), alignment: 1)
-                data.copyBytes(to: buffer.assumingMemoryBound(to: UInt8.self), count: data.count)
-                buffers.append(buffer)
-                lengths.append(Int32(data.count))
-                formats.append(1)
-            }
-        }
-        defer { for buffer in buffers { free(buffer) } }
-        let values = buffers.map { $0.map { UnsafePointer<CChar>($0.assumingMemoryBound(to: CChar.self)) } }
+        let encoded = EncodedParameters(parameters)
+        defer { encoded.free() }
         let count = Int32(parameters.count)
+        let (values, lengths, formats) = (encoded.values, encoded.lengths, encoded.formats)
         switch statement(for: sql, parameterCount: count) {
         case .success(let name?):
+            roundTrips += 1
             let outcome = read(PQexecPrepared(conn, name, count, values, lengths, formats, 0))
             // A table under the statement changed its columns (a migration during a rolling
             // upgrade): the server will not run the old statement again. Forget it; outside a
@@ -133,12 +117,108 @@ final class LibPQConnection: @unchecked Sendable {  // the PGconn is only touche
             guard case .failure(let error) = outcome, error.sqlState == "0A000" else { return outcome }
             prepared[sql] = nil
             guard PQtransactionStatus(conn) == PQTRANS_IDLE else { return outcome }
+            roundTrips += 1
             return read(PQexecParams(conn, sql, count, nil, values, lengths, formats, 0))
         case .success(nil):
+            roundTrips += 1
             return read(PQexecParams(conn, sql, count, nil, values, lengths, formats, 0))
         case .failure(let error):
             return .failure(error)
         }
+    }
+
+    /// Runs `statements` in one round trip (libpq's pipeline mode): all are sent, then one sync,
+    /// then every result is read, in order. The server runs them one after another as if sent
+    /// singly; after the first that fails it skips the rest (`PGRES_PIPELINE_ABORTED`) up to the
+    /// sync, and that first error is what this answers. Blocking.
+    ///
+    /// Statements with parameters run prepared; one not prepared yet on this connection is
+    /// prepared in the same pipeline. Meant for a few statements whose results are small until
+    /// the last (everything is sent before anything is read: the server must not block writing).
+    func pipeline(_ statements: [(sql: String, parameters: [PostgresParameter])]) -> Result<[PostgresRows], PostgresError> {
+        for statement in statements {
+            if let refusal = Self.refuseNUL(sql: statement.sql, statement.parameters) { return .failure(refusal) }
+        }
+        if closed.load(ordering: .acquiring) { return .failure(Self.closedError) }
+        guard PQenterPipelineMode(conn) == 1 else { return .failure(connectionError()) }
+        roundTrips += 1
+        /// What each result the server sends back answers, in order.
+        enum Expected {
+            case prepare(sql: String, name: String)
+            case statement(name: String?)
+        }
+        var expected: [Expected] = []
+        var preparing: [String: String] = [:]  // SQL → name, prepared in this pipeline
+        for statement in statements {
+            let count = Int32(statement.parameters.count)
+            var name: String?
+            if count > 0 {
+                name = prepared[statement.sql] ?? preparing[statement.sql]
+                if name == nil, prepared.count + preparing.count < Self.maximumPrepared {
+                    preparedNames += 1
+                    let fresh = "carefleet_\(preparedNames)"
+                    guard PQsendPrepare(conn, fresh, statement.sql, count, nil) == 1 else { break }
+                    expected.append(.prepare(sql: statement.sql, name: fresh))
+                    preparing[statement.sql] = fresh
+                    name = fresh
+                }
+            }
+            let encoded = EncodedParameters(statement.parameters)
+            defer { encoded.free() }
+            let accepted =
+                if let name {
+                    PQsendQueryPrepared(conn, name, count, encoded.values, encoded.lengths, encoded.formats, 0)
+                } else {
+                    PQsendQueryParams(conn, statement.sql, count, nil, encoded.values, encoded.lengths, encoded.formats, 0)
+                }
+            guard accepted == 1 else { break }
+            expected.append(.statement(name: name))
+        }
+        // Even after a failed send the sync goes out, so what was sent is answered and the
+        // connection leaves pipeline mode in step with the server.
+        let synced = PQpipelineSync(conn) == 1
+        var rows: [PostgresRows] = []
+        var firstFailure: PostgresError?
+        for entry in expected {
+            guard let result = PQgetResult(conn) else {
+                firstFailure = firstFailure ?? connectionError()
+                break
+            }
+            let outcome: Result<PostgresRows, PostgresError>
+            if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
+                PQclear(result)
+                outcome = .failure(PostgresError(kind: .server, message: "not run: an earlier statement of its pipeline failed"))
+            } else {
+                outcome = read(result)
+            }
+            switch (entry, outcome) {
+            case (.prepare(let sql, let name), .success): prepared[sql] = name
+            case (.prepare, .failure(let error)): firstFailure = firstFailure ?? error
+            case (.statement, .success(let answer)): rows.append(answer)
+            case (.statement(let name), .failure(let error)):
+                // As in `execute`: a statement the server will not run again is forgotten.
+                if error.sqlState == "0A000", let name { prepared = prepared.filter { $0.value != name } }
+                firstFailure = firstFailure ?? error
+            }
+            // Each result ends with a NULL.
+            while let extra = PQgetResult(conn) { PQclear(extra) }
+        }
+        if synced, PQstatus(conn) == CONNECTION_OK {
+            // The sync's own result; then pipeline mode can end.
+            while let result = PQgetResult(conn) {
+                let status = PQresultStatus(result)
+                PQclear(result)
+                if status == PGRES_PIPELINE_SYNC { break }
+            }
+        }
+        if PQexitPipelineMode(conn) != 1 {
+            // Out of step with the server: this connection must not be lent again.
+            close()
+            return .failure(firstFailure ?? connectionError())
+        }
+        if let firstFailure { return .failure(firstFailure) }
+        guard rows.count == statements.count else { return .failure(connectionError()) }
+        return .success(rows)
     }
 
     /// The name of `sql` prepared on this connection (preparing it the first time); nil when too
@@ -149,6 +229,7 @@ final class LibPQConnection: @unchecked Sendable {  // the PGconn is only touche
         guard prepared.count < Self.maximumPrepared else { return .success(nil) }
         preparedNames += 1
         let name = "carefleet_\(preparedNames)"
+        roundTrips += 1
         switch read(PQprepare(conn, name, sql, parameterCount, nil)) {
         case .success:
             prepared[sql] = name
@@ -162,6 +243,7 @@ final class LibPQConnection: @unchecked Sendable {  // the PGconn is only touche
     func executeScript(_ sql: String) -> Result<PostgresRows, PostgresError> {
         if let refusal = Self.refuseNUL(sql: sql, []) { return .failure(refusal) }
         if closed.load(ordering: .acquiring) { return .failure(Self.closedError) }
+        roundTrips += 1
         return read(PQexec(conn, sql))
     }
 
@@ -227,6 +309,48 @@ final class LibPQConnection: @unchecked Sendable {  // the PGconn is only touche
     private func connectionError() -> PostgresError {
         let message = String(cString: PQerrorMessage(conn)).trimmingCharacters(in: .whitespacesAndNewlines)
         return PostgresError(kind: .connection, message: message.isEmpty ? "connection lost" : message)
+    }
+}
+
+/// Parameters as libpq takes them: one C buffer per value (nil for NULL), with lengths and
+/// formats (text, or binary for bytes). Freed by the caller with `free()`.
+private struct EncodedParameters {
+    let buffers: [UnsafeMutableRawPointer?]
+    let lengths: [Int32]
+    let formats: [Int32]
+
+    init(_ parameters: [PostgresParameter]) {
+        var buffers: [UnsafeMutableRawPointer?] = []
+        var lengths: [Int32] = []
+        var formats: [Int32] = []
+        buffers.reserveCapacity(parameters.count)
+        for parameter in parameters {
+            switch parameter {
+            case .null:
+                buffers.append(nil)
+                lengths.append(0)
+                formats.append(0)
+            case .text(let text):
+                buffers.append(UnsafeMutableRawPointer(strdup(text)))
+                lengths.append(0)
+                formats.append(0)
+            case .binary(let data):
+                let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(1, data.count), alignment: 1)
+                data.copyBytes(to: buffer.assumingMemoryBound(to: UInt8.self), count: data.count)
+                buffers.append(buffer)
+                lengths.append(Int32(data.count))
+                formats.append(1)
+            }
+        }
+        self.buffers = buffers
+        self.lengths = lengths
+        self.formats = formats
+    }
+
+    var values: [UnsafePointer<CChar>?] { buffers.map { $0.map { UnsafePointer<CChar>($0.assumingMemoryBound(to: CChar.self)) } } }
+
+    func free() {
+        for buffer in buffers { Foundation.free(buffer) }
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// One session with PostgreSQL. Queries take SQL with `$1…$n` placeholders and the values
 /// separately; there is no API that puts a value into SQL text.
@@ -11,6 +12,9 @@ import Logging
 public final class PostgresConnection: Sendable {
     let handle: LibPQConnection
     private let logger: Logger
+    /// The `BEGIN` of a transaction whose body has not run a statement yet. It travels with the
+    /// first statement, in one round trip (pipeline mode), instead of a round trip of its own.
+    private let pendingBegin = Mutex<String?>(nil)
 
     init(handle: LibPQConnection, logger: Logger) {
         self.handle = handle
@@ -44,6 +48,11 @@ public final class PostgresConnection: Sendable {
         for parameter in parameters { values.append(try parameter.postgresParameter) }
         let handle = self.handle
         let encoded = values
+        if let begin = pendingBegin.withLock({ $0.take() }) {
+            return try await run {
+                handle.pipeline([(begin, []), (sql, encoded)]).map { $0.last ?? PostgresRows(columns: [], cells: [], affectedRows: 0) }
+            }
+        }
         return try await run { handle.execute(sql, encoded) }
     }
 
@@ -51,7 +60,19 @@ public final class PostgresConnection: Sendable {
     @discardableResult
     public func execute(script sql: String) async throws(PostgresError) -> PostgresRows {
         let handle = self.handle
+        // A script runs on the simple protocol, which a pipeline cannot carry: a pending BEGIN goes first.
+        if let begin = pendingBegin.withLock({ $0.take() }) {
+            _ = try await run { handle.executeScript(begin) }
+        }
         return try await run { handle.executeScript(sql) }
+    }
+
+    /// Round trips this connection has made to the server (statements, prepares, pipelines).
+    public var roundTrips: Int {
+        get async {
+            let handle = self.handle
+            return await withCheckedContinuation { continuation in handle.queue.async { continuation.resume(returning: handle.roundTrips) } }
+        }
     }
 
     /// Runs blocking libpq work on the connection's queue; a cancelled task sends a cancel request.
@@ -74,6 +95,9 @@ public final class PostgresConnection: Sendable {
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
     ///
+    /// The `BEGIN` is sent with the body's first statement, in one round trip; a body that runs
+    /// no statement costs none (there is nothing to commit or roll back).
+    ///
     /// When the ROLLBACK itself fails (the connection broke, or a cancel request hit it), the
     /// connection is closed, which makes the server roll back, and is never lent again; the
     /// error of `body` is what is thrown.
@@ -81,14 +105,22 @@ public final class PostgresConnection: Sendable {
     public func transaction<R: Sendable>(
         isolation: TransactionIsolation = .readCommitted, _ body: (PostgresConnection) async throws -> R
     ) async throws -> R {
-        try await execute(script: "BEGIN ISOLATION LEVEL \(isolation.sql)")
+        let begin = "BEGIN ISOLATION LEVEL \(isolation.sql)"
+        let nested = pendingBegin.withLock { pending -> Bool in
+            guard pending == nil else { return true }
+            pending = begin
+            return false
+        }
+        // A transaction opened inside another's body before any statement: the outer BEGIN is still to go.
+        guard !nested else { return try await body(self) }
         let value: R
         do {
             value = try await body(self)
         } catch {
-            await rollBackOrClose()
+            if pendingBegin.withLock({ $0.take() }) == nil { await rollBackOrClose() }
             throw error
         }
+        if pendingBegin.withLock({ $0.take() }) != nil { return value }  // no statement: nothing began
         try await execute(script: "COMMIT")
         return value
     }
