@@ -200,6 +200,36 @@ struct EventStreamTests {
             try await eventually("the stream is gone from the hub") { hub.openStreams == 0 }
         }
     }
+
+    /// A record on a followed topic that does not decode is skipped, logged and counted; the
+    /// stream goes on with the events after it.
+    @Test func anEventThatDoesNotDecodeIsCountedAndTheStreamGoesOn() async throws {
+        try await TestFleet.with(workers: .none) { fleet in
+            let patient = try await fleet.register("Garbled")
+            let hub = try #require(fleet.ingress.streams)
+            let user = AuthenticatedUser(id: patient.userId, tenantId: patient.tenantId, role: .patient, sessionId: patient.sessionId)
+            try await eventually("the feed follows the topics") { !hub.feed.currentPositions.isEmpty }
+            let stream = try await hub.open(for: user, expiresAt: .distantFuture, lastEventId: nil)
+            let topic = fleet.namespace.topicName(Topics.inAppNotifications.name)
+            let producer = try KafkaProducer(config: fleet.kafka)
+            try await producer.send(ProducerRecord(topic: topic, key: patient.userId.canonical, value: Data("{not an envelope".utf8)))
+            let created = InAppNotificationCreated(
+                notificationId: .random(), recipientId: patient.userId, kind: .booked, title: "after the garbage", body: "b",
+                appointmentId: nil, createdAt: Date())
+            let envelope = Envelope(correlationId: "garbled", tenantId: patient.tenantId, actor: .system, payload: created)
+            try await producer.send(ProducerRecord(topic: topic, key: patient.userId.canonical, value: try envelope.encoded()))
+            await producer.close()
+            var received: String?
+            for await message in stream {
+                if case .event(_, "notification", let json) = message {
+                    received = String(decoding: json, as: UTF8.self)
+                    break
+                }
+            }
+            #expect(received?.contains("after the garbage") == true, "\(received ?? "nothing")")
+            #expect(hub.skippedEvents == 1)
+        }
+    }
 }
 
 @Suite("Database errors caused by input")

@@ -2,6 +2,7 @@ import Contracts
 import Foundation
 import Kafka
 import Logging
+import Metrics
 import Synchronization
 
 /// Where a stream is in the followed topics: the next offset of each partition. Every event id a
@@ -99,6 +100,30 @@ public final class EventStreamHub: Sendable {
     }
 
     var openStreams: Int { state.withLock { $0.subscribers.count } }
+
+    /// Events a stream had to skip: one that does not decode (written by something that is not
+    /// the fleet's code, or a newer version of it) or a view that does not encode. Each is logged
+    /// with where it sits and counted (`carefleet_event_stream_skipped_total`), never dropped silently.
+    private let skipped = Atomic<Int>(0)
+    var skippedEvents: Int { skipped.load(ordering: .relaxed) }
+
+    private func skip(_ event: FeedEvent, _ reason: String) {
+        skipped.add(1, ordering: .relaxed)
+        Counter(label: "carefleet_event_stream_skipped_total", dimensions: [("reason", reason)]).increment()
+        logger.warning(
+            "event stream skipped an event",
+            metadata: ["topic": "\(event.partition.topic)", "partition": "\(event.partition.partition)", "offset": "\(event.offset)",
+                       "reason": "\(reason)"])
+    }
+
+    private func encoded(_ view: some Encodable & Sendable, of event: FeedEvent) -> [UInt8]? {
+        do {
+            return try WireEncoder().encodeBytes(view)
+        } catch {
+            skip(event, "unencodable")
+            return nil
+        }
+    }
 
     // MARK: - Opening and closing
 
@@ -218,7 +243,10 @@ public final class EventStreamHub: Sendable {
                 guard let recipient = event.keyId, let ids = state.byUser[recipient] else { return [] }
                 recipients = ids
             case .appointments:
-                guard let decoded = event.decodedAppointmentEvent() else { return [] }
+                guard let decoded = event.decodedAppointmentEvent() else {
+                    skip(event, "undecodable")
+                    return []
+                }
                 var users = Set<UUID>()
                 if let appointment = decoded.event.appointment { users.formUnion([appointment.patientId, appointment.doctorId]) }
                 if case .declined(let declined) = decoded.event, let patient = declined.patientId { users.insert(patient) }
@@ -252,21 +280,23 @@ public final class EventStreamHub: Sendable {
         let message: (name: String, json: [UInt8], envelope: UUID)?
         switch event.partition.topic {
         case .notifications:
-            message = event.decodedNotification().flatMap { created, metadata in
-                guard created.recipientId == user.id, metadata.tenantId == user.tenantId else { return nil }
-                let view = StreamNotification(
-                    id: created.notificationId, kind: created.kind, title: created.title, body: created.body,
-                    appointmentId: created.appointmentId, createdAt: created.createdAt)
-                // Keyed by the notification: announced again after a redelivery, it is sent once.
-                return (try? WireEncoder().encodeBytes(view)).map { ("notification", $0, created.notificationId) }
+            guard let (created, metadata) = event.decodedNotification() else {
+                skip(event, "undecodable")
+                return true
             }
+            guard created.recipientId == user.id, metadata.tenantId == user.tenantId else { return true }
+            let view = StreamNotification(
+                id: created.notificationId, kind: created.kind, title: created.title, body: created.body,
+                appointmentId: created.appointmentId, createdAt: created.createdAt)
+            // Keyed by the notification: announced again after a redelivery, it is sent once.
+            message = encoded(view, of: event).map { ("notification", $0, created.notificationId) }
         case .appointments:
-            message = event.decodedAppointmentEvent().flatMap { decoded, metadata in
-                guard metadata.tenantId == user.tenantId else { return nil }
-                let change = AppointmentChange(decoded, metadata)
-                guard change.concerns(user.id, actor: metadata.actor.userId) else { return nil }
-                return (try? WireEncoder().encodeBytes(change)).map { ("appointment", $0, metadata.id) }
-            }
+            // Decoded before (`deliver` skips what does not decode).
+            guard let (decoded, metadata) = event.decodedAppointmentEvent() else { return true }
+            guard metadata.tenantId == user.tenantId else { return true }
+            let change = AppointmentChange(decoded, metadata)
+            guard change.concerns(user.id, actor: metadata.actor.userId) else { return true }
+            message = encoded(change, of: event).map { ("appointment", $0, metadata.id) }
         }
         guard let message, !subscriber.recent.contains(message.envelope) else { return true }
         subscriber.recent.append(message.envelope)
