@@ -352,6 +352,9 @@ final class InMemoryWorld: Sendable {
                 return state.notes[appointment] ?? []
             }
         }
+        func noteKind(_ note: UUID, onAppointment appointment: UUID, tenant: UUID) async throws -> NoteKind? {
+            try await notes(onAppointment: appointment, tenant: tenant).first { $0.noteId == note }?.kind
+        }
     }
 
     struct Outcomes: CommandOutcomes {

@@ -82,6 +82,8 @@ public protocol AppointmentReads: Sendable {
     /// The medical notes on an appointment, each with every version (oldest first). The caller
     /// has checked that the reader may see them.
     func notes(onAppointment appointment: UUID, tenant: UUID) async throws -> [AppointmentNote]
+    /// The kind of a note of this appointment (its latest version's); nil when it has no such note.
+    func noteKind(_ note: UUID, onAppointment appointment: UUID, tenant: UUID) async throws -> NoteKind?
 }
 
 /// A medical note with all its versions: nothing is ever overwritten.
@@ -219,6 +221,20 @@ public struct PostgresAppointmentReads: AppointmentReads {
         }
         // The oldest note first (by its first version).
         return order.compactMap { AppointmentNote(noteId: $0, appointmentId: appointment, versions: versions[$0] ?? []) }
+    }
+
+    public func noteKind(_ note: UUID, onAppointment appointment: UUID, tenant: UUID) async throws -> NoteKind? {
+        let rows = try await pool.query(
+            """
+            SELECT kind FROM booking.appointment_notes WHERE tenant_id = $1 AND appointment_id = $2 AND note_id = $3
+            ORDER BY version DESC LIMIT 1
+            """, [tenant, appointment, note])
+        guard let row = rows.first else { return nil }
+        let kindText = try row.decode(String.self, "kind")
+        guard let kind = NoteKind(rawValue: kindText) else {
+            throw PostgresError(kind: .decoding, message: "booking.appointment_notes.kind holds '\(kindText.prefix(20))'")
+        }
+        return kind
     }
 
     public func patients(ofDoctor doctor: UUID, tenant: UUID) async throws -> [UUID] {

@@ -279,13 +279,12 @@ struct AppointmentRoutes {
         let kind: NoteKind
         let noteId: UUID
         if let existing = body.noteId {
-            guard let note = try await services.appointments.notes(onAppointment: appointment.id, tenant: caller.tenantId)
-                .first(where: { $0.noteId == existing })
+            guard let existingKind = try await services.appointments.noteKind(existing, onAppointment: appointment.id, tenant: caller.tenantId)
             else { throw APIError.notFound("note") }
-            if let asked = body.kind, asked != note.kind {
-                throw APIError.invalid(field: "kind", "must stay \(note.kind.rawValue): a new version keeps its note's kind")
+            if let asked = body.kind, asked != existingKind {
+                throw APIError.invalid(field: "kind", "must stay \(existingKind.rawValue): a new version keeps its note's kind")
             }
-            (kind, noteId) = (note.kind, existing)
+            (kind, noteId) = (existingKind, existing)
         } else {
             guard let asked = body.kind else { throw APIError.invalid(field: "kind", "is required for a new note") }
             (kind, noteId) = (asked, .random())

@@ -90,14 +90,14 @@ public struct NotificationHandler: BatchMessageHandler {
         var records: [ProducerRecord] = []
         for notice in notices {
             let mine = notice.recipients.compactMap { stored[InboxKey(source: notice.source, recipient: $0.userId)] }
-            records += try Inbox.announcements(mine, causedBy: notice.metadata, to: inAppTopic)
+            records += try CausedRecords.announcements(mine, causedBy: notice.metadata, to: inAppTopic)
             let requests = notice.recipients.filter { emailAllowed.contains($0.userId) }.map { recipient in
                 EmailRequested(
                     idempotencyKey: "\(notice.source):\(recipient.userId.canonical)", kind: notice.plan.kind, recipient: recipient,
                     appointment: notice.summary, changedBy: notice.plan.changedBy, previousStartsAt: notice.plan.previousStartsAt,
                     declineReason: notice.plan.declineReason)
             }
-            records += try EmailRequests.records(requests, causedBy: notice.metadata, to: emailTopic)
+            records += try CausedRecords.emails(requests, causedBy: notice.metadata, to: emailTopic)
         }
         try await producer.sendAll(records)
     }
@@ -194,20 +194,6 @@ enum Inbox {
         return stored
     }
 
-    /// The records announcing stored notifications to every ingress's event streams (sent after
-    /// the commit: a redelivered event announces them again, and the streams send each once).
-    static func announcements(
-        _ notifications: [InAppNotificationCreated], causedBy cause: EnvelopeMetadata, to topic: String
-    ) throws -> [ProducerRecord] {
-        try notifications.map { notification in
-            let envelope = Envelope(
-                correlationId: cause.correlationId, causationId: cause.id, tenantId: cause.tenantId, actor: .system, payload: notification)
-            return ProducerRecord(
-                topic: topic, key: notification.recipientId.canonical, value: try envelope.encoded(),
-                headers: [KafkaHeader(HeaderName.correlationId, cause.correlationId)])
-        }
-    }
-
     /// Those of `users` whose preference allows email (the default).
     static func wantingEmail(_ users: Set<UUID>, on connection: PostgresConnection) async throws -> Set<UUID> {
         guard !users.isEmpty else { return [] }
@@ -217,16 +203,31 @@ enum Inbox {
     }
 }
 
-/// Email requests, keyed by recipient.
-enum EmailRequests {
-    static func records(_ requests: [EmailRequested], causedBy cause: EnvelopeMetadata, to topic: String) throws -> [ProducerRecord] {
-        try requests.map { request in
+/// What the notification stage publishes after its commit, each payload in an envelope caused by
+/// the event it answers: announcements of stored notifications to every ingress's event streams
+/// (a redelivered event announces them again, and the streams send each once) and email requests,
+/// both keyed by their recipient.
+enum CausedRecords {
+    static func make<Payload: MessagePayload>(
+        _ payloads: [Payload], keyedBy recipient: (Payload) -> UUID, causedBy cause: EnvelopeMetadata, to topic: String
+    ) throws -> [ProducerRecord] {
+        try payloads.map { payload in
             let envelope = Envelope(
-                correlationId: cause.correlationId, causationId: cause.id, tenantId: cause.tenantId, actor: .system, payload: request)
+                correlationId: cause.correlationId, causationId: cause.id, tenantId: cause.tenantId, actor: .system, payload: payload)
             return ProducerRecord(
-                topic: topic, key: request.recipient.userId.canonical, value: try envelope.encoded(),
+                topic: topic, key: recipient(payload).canonical, value: try envelope.encoded(),
                 headers: [KafkaHeader(HeaderName.correlationId, cause.correlationId)])
         }
+    }
+
+    static func announcements(_ notifications: [InAppNotificationCreated], causedBy cause: EnvelopeMetadata, to topic: String) throws
+        -> [ProducerRecord]
+    {
+        try make(notifications, keyedBy: \.recipientId, causedBy: cause, to: topic)
+    }
+
+    static func emails(_ requests: [EmailRequested], causedBy cause: EnvelopeMetadata, to topic: String) throws -> [ProducerRecord] {
+        try make(requests, keyedBy: \.recipient.userId, causedBy: cause, to: topic)
     }
 }
 

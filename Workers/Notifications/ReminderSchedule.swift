@@ -139,8 +139,8 @@ public struct ReminderSender: Service {
                     id: UUID(), type: "reminder", version: 1, occurredAt: Date(), correlationId: key, causationId: nil,
                     tenantId: tenant, actor: .system)
                 try await producer.sendAll(
-                    try EmailRequests.records(requests, causedBy: cause, to: emailTopic)
-                        + Inbox.announcements(drafts.compactMap { stored[$0.key] }, causedBy: cause, to: inAppTopic))
+                    try CausedRecords.emails(requests, causedBy: cause, to: emailTopic)
+                        + CausedRecords.announcements(drafts.compactMap { stored[$0.key] }, causedBy: cause, to: inAppTopic))
                 try await connection.query(
                     """
                     UPDATE notify.reminders SET sent_at = now()
