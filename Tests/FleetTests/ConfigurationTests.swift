@@ -28,6 +28,30 @@ struct ConfigurationTests {
         #expect(config.string("home") == nil)
     }
 
+    /// `program.<program>.<key>` sets a key for one program: over the file's own value for that
+    /// program, under the environment's; other programs keep the file's value.
+    @Test func aProgramSectionSetsAKeyForOneProgramOnly() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try """
+        kafka.consumer.fetch.wait.max.ms = 500
+        program.booking-worker.kafka.consumer.fetch.wait.max.ms = 20
+        """.write(to: directory.appendingPathComponent("staging.conf"), atomically: true, encoding: .utf8)
+        func wait(_ program: String?, _ environment: [String: String] = [:]) throws -> String? {
+            try FleetConfig.load(environment: "staging", directory: directory.path, processEnvironment: environment, program: program)
+                .subtree("kafka.consumer")["fetch.wait.max.ms"]
+        }
+        #expect(try wait("booking-worker") == "20")
+        #expect(try wait("email-worker") == "500")
+        #expect(try wait(nil) == "500")
+        #expect(try wait("booking-worker", ["CAREFLEET_KAFKA_CONSUMER_FETCH_WAIT_MAX_MS": "7"]) == "7")
+        #expect(ConfigurationSchema.isKnown("program.booking-worker.kafka.consumer.fetch.wait.max.ms"))
+        #expect(ConfigurationSchema.isKnown("program.ingress.database.pool.size"))
+        #expect(!ConfigurationSchema.isKnown("program.ingress.no.such.key"))
+        #expect(!ConfigurationSchema.isKnown("program.ingress"))
+    }
+
     @Test func keysAndVariablesMapBothWays() {
         #expect(FleetConfig.variable(forKey: "kafka.consumer.session.timeout.ms") == "CAREFLEET_KAFKA_CONSUMER_SESSION_TIMEOUT_MS")
         #expect(FleetConfig.key(forVariable: "CAREFLEET_KAFKA_CONSUMER_SESSION_TIMEOUT_MS") == "kafka.consumer.session.timeout.ms")

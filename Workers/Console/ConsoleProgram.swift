@@ -68,7 +68,7 @@ public struct ConsoleProgram {
     /// `console`'s `main`.
     public static func main() async {
         do {
-            let config = try FleetConfig.load()
+            let config = try FleetConfig.load(program: "console")
             let (logger, _) = try ProgramObservability.bootstrap(config, program: "console")
             let program = try build(config, logger: logger)
             logger.info("console listening", metadata: ["address": "http://\(program.address.host):\(program.address.port)"])

@@ -86,7 +86,13 @@ public enum ConfigurationSchema {
     ]
 
     public static func isKnown(_ key: String) -> Bool {
-        keys.contains { $0.name == key }
+        // program.<program>.<key>: a known key, for one program only.
+        if key.hasPrefix(FleetConfig.programPrefix) {
+            let rest = key.dropFirst(FleetConfig.programPrefix.count)
+            guard let dot = rest.firstIndex(of: "."), dot > rest.startIndex else { return false }
+            return isKnown(String(rest[rest.index(after: dot)...]))
+        }
+        return keys.contains { $0.name == key }
             || patterns.contains { key.hasPrefix($0.prefix) && key.hasSuffix($0.suffix) && key.count > $0.prefix.count + $0.suffix.count }
     }
 

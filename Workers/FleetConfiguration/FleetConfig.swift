@@ -44,9 +44,12 @@ public struct FleetConfig: Sendable {
     public static let reservedVariables: Set<String> = ["CAREFLEET_ENV", "CAREFLEET_CONFIG_DIR"]
     public static let variablePrefix = "CAREFLEET_"
 
+    /// Loads the configuration of `program` (its executable's name, e.g. `booking-worker`): the
+    /// file's keys, then the file's `program.<program>.<key>` lines over them (a setting for one
+    /// program only), then the environment's variables over both.
     public static func load(
         environment explicitEnvironment: String? = nil, directory explicitDirectory: String? = nil,
-        processEnvironment: [String: String] = ProcessInfo.processInfo.environment
+        processEnvironment: [String: String] = ProcessInfo.processInfo.environment, program: String? = nil
     ) throws(ConfigError) -> FleetConfig {
         let environment = explicitEnvironment ?? processEnvironment["CAREFLEET_ENV"] ?? "dev"
         guard let directory = explicitDirectory ?? processEnvironment["CAREFLEET_CONFIG_DIR"] ?? locateDirectory()
@@ -58,11 +61,25 @@ public struct FleetConfig: Sendable {
             throw ConfigError("cannot read \(path) (CAREFLEET_ENV=\(environment))")
         }
         var values = try parse(text, source: path)
+        if let program { values = programValues(values, program: program) }
         let overriding = overrides(from: processEnvironment)
         for (key, value) in overriding { values[key] = value }
         return FleetConfig(
             environment: environment, values: values, sourcePath: path, overridingVariables: overriding.keys.map(variable(forKey:)))
     }
+
+    /// `values` with the `program.<program>.` keys applied over the keys they name.
+    public static func programValues(_ values: [String: String], program: String) -> [String: String] {
+        let prefix = "\(programPrefix)\(program)."
+        var result = values
+        for (key, value) in values where key.hasPrefix(prefix) && key.count > prefix.count {
+            result[String(key.dropFirst(prefix.count))] = value
+        }
+        return result
+    }
+
+    /// Keys under this prefix, then a program's name, hold a setting for that program only.
+    public static let programPrefix = "program."
 
     /// The key an environment variable sets, or `nil` when it is not a configuration variable.
     public static func key(forVariable name: String) -> String? {

@@ -249,7 +249,7 @@ public struct IngressProgram {
     /// The `main` of the ingress executable.
     public static func main() async {
         do {
-            let config = try FleetConfig.load()
+            let config = try FleetConfig.load(program: "ingress")
             let (logger, registry) = try ProgramObservability.bootstrap(config, program: "ingress")
             let program = try await build(config, metrics: registry, logger: logger)
             logger.info("ingress listening", metadata: ["address": "\(program.address.host):\(program.address.port)"])

@@ -77,7 +77,7 @@ public struct WorkerProgram: Sendable {
         makeWorker: (WorkerEnvironment) async throws -> WorkerSetup
     ) async {
         do {
-            let config = try FleetConfig.load()
+            let config = try FleetConfig.load(program: contractGroup.name)
             let (logger, registry) = try ProgramObservability.bootstrap(
                 config, program: (FleetNamespace(config.string("fleet.namespace", default: "")) ?? .none).groupName(contractGroup.name))
             let program = try await build(
