@@ -6,7 +6,7 @@ import Testing
 /// operation from it against a running ingress and fails on any 5xx, and on any answer whose
 /// status, content type, headers or body the document does not describe, or any input the
 /// document calls invalid that the API accepts.
-@Suite("The OpenAPI document under fuzzing", .timeLimit(.minutes(10)))
+@Suite("The OpenAPI document under fuzzing", .timeLimit(.minutes(15)))
 struct OpenAPIFuzzTests {
     static let schemathesis = ServicesProcess.projectRoot.appendingPathComponent(".tools/venv/bin/schemathesis").path
 
@@ -40,6 +40,15 @@ struct OpenAPIFuzzTests {
                 if output.status != 0, !output.text.contains("Failures:"), output.text.contains("Runtime Error") {
                     output = try await Self.fuzz(fleet.baseURL, token: token, examples: examples, seed: seed + 1)
                 }
+                // Nothing but requests that took longer than the 10 s the tool waits (seen once in
+                // CI: two POSTs, on a 2-core machine running other suites and a browser) is load,
+                // not a wrong answer: the same run once more. A request that hangs hangs again.
+                if output.status != 0, !output.text.contains("FAILURES"), output.text.contains("Network Error"),
+                    !output.text.contains("Server Unavailable")
+                {
+                    print("schemathesis: requests timed out under load; running the same seed once more:\n\(output.text.suffix(3_000))")
+                    output = try await Self.fuzz(fleet.baseURL, token: token, examples: examples, seed: seed)
+                }
                 let findings = output.text.range(of: "FAILURES").map { String(output.text[$0.lowerBound...]) } ?? output.text
                 #expect(output.status == 0, "schemathesis found answers the document does not describe:\n\(findings.prefix(20_000))")
             }
@@ -55,7 +64,7 @@ struct OpenAPIFuzzTests {
                 exec "\(Self.schemathesis)" run "\(baseURL)/openapi.json" \
                   -H "Authorization: Bearer \(token)" \
                   --checks \(Self.checks.joined(separator: ",")) \
-                  --max-examples \(examples) --seed \(seed) --workers 2 --request-timeout 30 \
+                  --max-examples \(examples) --seed \(seed) --workers 2 --request-timeout 10 \
                   --exclude-path /v1/auth/logout --exclude-path /v1/auth/change-password \
                   --exclude-path-regex '^/v1/auth/sessions/' \
                   --report junit --report-dir "\(report)" --no-color 2>&1
