@@ -94,6 +94,7 @@ let package = Package(
             dependencies: [
                 "Contracts", "Mail", "Postgres", "Runtime", "FleetConfiguration",
                 .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             path: "Workers/Email"),
         .executableTarget(name: "email-worker", dependencies: ["Email", "Runtime", "Contracts", "Mail"], path: "Workers/email-worker"),

@@ -45,7 +45,8 @@ struct EmailWorkerProcessTests {
             let deliveredAtKill = try await count("delivered")
             #expect(deliveredAtKill < 2 * total, "killed mid-batch")
 
-            let second = try await ProgramProcess("email-worker", environment: environment)
+            let port = try freeLoopbackPort()
+            let second = try await ProgramProcess("email-worker", environment: environment.merging(["CAREFLEET_HTTP_PORT": String(port)]) { $1 })
             // 40 bookings: an email to the patient and one to the doctor each. Each ends
             // delivered, or (if the kill cut its SMTP conversation) dead-lettered as unknown.
             try await eventually(timeout: .seconds(90), "every email settled") {
@@ -67,6 +68,11 @@ struct EmailWorkerProcessTests {
                 admin: try KafkaAdmin(config: try await TestKafka.config()))
             #expect(letters.count == unknown, "each email in doubt waits in the dead-letter topic for an operator")
             #expect(letters.allSatisfy { $0.header(HeaderName.errorClass) == "delivery_unknown" })
+            // Where its batches' time went, step by step.
+            let metrics = try await httpGet("http://127.0.0.1:\(port)/metrics").body
+            for phase in ["claim", "send", "record"] {
+                #expect(metrics.contains("carefleet_email_batch_phase_seconds_count{phase=\"\(phase)\"}"), "no \(phase) timings")
+            }
             second.signal(SIGTERM)
             #expect(await second.waitForExit(timeout: .seconds(15)) == 0)
         }

@@ -2,6 +2,7 @@ import Contracts
 import Foundation
 import Logging
 import Mail
+import Metrics
 import Postgres
 import Runtime
 
@@ -81,7 +82,9 @@ public struct EmailHandler: BatchMessageHandler, MessageHandler {
 
         let decisions: [String: DeliveryStore.Decision]
         do {
+            let started = ContinuousClock.now
             decisions = try await deliveries.claim(work.map(\.claim))
+            Self.timed(.claim, since: started)
         } catch {
             for item in work { results[item.index] = .failure(error) }
             return results
@@ -104,14 +107,28 @@ public struct EmailHandler: BatchMessageHandler, MessageHandler {
         }
         guard !toSend.isEmpty else { return results }
 
+        let sendStarted = ContinuousClock.now
         let outcomes = await send(toSend)
+        Self.timed(.send, since: sendStarted)
         await hooks.afterSending?(toSend.map(\.claim.key))
+        let recordStarted = ContinuousClock.now
         let recorded = await recordUntilDone(
             zip(toSend, outcomes).map { DeliveryStore.Outcome(claim: $0.claim, verdict: $1.verdict) })
+        Self.timed(.record, since: recordStarted)
         for (item, outcome) in zip(toSend, outcomes) {
             results[item.index] = recorded ? outcome.result : .failure(outcome.unrecorded)
         }
         return results
+    }
+
+    /// The three steps of a batch, timed apart (`carefleet_email_batch_phase_seconds{phase}`), so
+    /// a slow batch says whether PostgreSQL (claim, record) or the SMTP server (send) held it.
+    enum Phase: String { case claim, send, record }
+
+    static func timed(_ phase: Phase, since start: ContinuousClock.Instant) {
+        let (seconds, attoseconds) = (ContinuousClock.now - start).components
+        Metrics.Timer(label: "carefleet_email_batch_phase_seconds", dimensions: [("phase", phase.rawValue)])
+            .recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 
     /// What became of one email, for the record and for the runtime.
