@@ -173,23 +173,11 @@ struct EventStreamTests {
 
     @Test func aClientThatDoesNotReadIsDroppedNotBufferedForever() async throws {
         try await TestFleet.with(workers: .none) { fleet in
-            let patient = try await fleet.register("Slow")
-            let hub = try #require(fleet.ingress.streams)
-            let user = AuthenticatedUser(id: patient.userId, tenantId: patient.tenantId, role: .patient, sessionId: patient.sessionId)
-            // Once the feed follows the topics, open a stream nobody reads.
-            try await eventually("the feed follows the topics") { !hub.feed.currentPositions.isEmpty }
-            let stream = try await hub.open(for: user, expiresAt: .distantFuture, lastEventId: nil)
+            // A stream nobody reads.
+            let (patient, hub, stream) = try await Self.streamOfNewPatient("Slow", in: fleet)
             #expect(hub.openStreams == 1)
             let producer = try KafkaProducer(config: fleet.kafka)
-            let topic = fleet.namespace.topicName(Topics.inAppNotifications.name)
-            var records: [ProducerRecord] = []
-            for n in 0..<(hub.bufferLimit + 50) {
-                let created = InAppNotificationCreated(
-                    notificationId: .random(), recipientId: patient.userId, kind: .booked, title: "n\(n)", body: "b", appointmentId: nil,
-                    createdAt: Date())
-                let envelope = Envelope(correlationId: "slow", tenantId: patient.tenantId, actor: .system, payload: created)
-                records.append(ProducerRecord(topic: topic, key: patient.userId.canonical, value: try envelope.encoded()))
-            }
+            let records = try (0..<(hub.bufferLimit + 50)).map { try Self.notification(to: patient, titled: "n\($0)", in: fleet) }
             for record in records { try await producer.send(record) }
             await producer.close()
             // The stream was finished when its buffer overflowed: reading it ends after what it held.
@@ -205,19 +193,11 @@ struct EventStreamTests {
     /// stream goes on with the events after it.
     @Test func anEventThatDoesNotDecodeIsCountedAndTheStreamGoesOn() async throws {
         try await TestFleet.with(workers: .none) { fleet in
-            let patient = try await fleet.register("Garbled")
-            let hub = try #require(fleet.ingress.streams)
-            let user = AuthenticatedUser(id: patient.userId, tenantId: patient.tenantId, role: .patient, sessionId: patient.sessionId)
-            try await eventually("the feed follows the topics") { !hub.feed.currentPositions.isEmpty }
-            let stream = try await hub.open(for: user, expiresAt: .distantFuture, lastEventId: nil)
+            let (patient, hub, stream) = try await Self.streamOfNewPatient("Garbled", in: fleet)
             let topic = fleet.namespace.topicName(Topics.inAppNotifications.name)
             let producer = try KafkaProducer(config: fleet.kafka)
             try await producer.send(ProducerRecord(topic: topic, key: patient.userId.canonical, value: Data("{not an envelope".utf8)))
-            let created = InAppNotificationCreated(
-                notificationId: .random(), recipientId: patient.userId, kind: .booked, title: "after the garbage", body: "b",
-                appointmentId: nil, createdAt: Date())
-            let envelope = Envelope(correlationId: "garbled", tenantId: patient.tenantId, actor: .system, payload: created)
-            try await producer.send(ProducerRecord(topic: topic, key: patient.userId.canonical, value: try envelope.encoded()))
+            try await producer.send(Self.notification(to: patient, titled: "after the garbage", in: fleet))
             await producer.close()
             var received: String?
             for await message in stream {
@@ -229,6 +209,28 @@ struct EventStreamTests {
             #expect(received?.contains("after the garbage") == true, "\(received ?? "nothing")")
             #expect(hub.skippedEvents == 1)
         }
+    }
+
+    /// A new patient and an event stream of theirs on the fleet's ingress, opened once the feed
+    /// follows the topics.
+    static func streamOfNewPatient(_ name: String, in fleet: TestFleet) async throws
+        -> (patient: Session, hub: EventStreamHub, stream: AsyncStream<StreamMessage>)
+    {
+        let patient = try await fleet.register(name)
+        let hub = try #require(fleet.ingress.streams)
+        let user = AuthenticatedUser(id: patient.userId, tenantId: patient.tenantId, role: .patient, sessionId: patient.sessionId)
+        try await eventually("the feed follows the topics") { !hub.feed.currentPositions.isEmpty }
+        return (patient, hub, try await hub.open(for: user, expiresAt: .distantFuture, lastEventId: nil))
+    }
+
+    /// An in-app notification for `patient`, as the notification worker publishes it.
+    static func notification(to patient: Session, titled title: String, in fleet: TestFleet) throws -> ProducerRecord {
+        let created = InAppNotificationCreated(
+            notificationId: .random(), recipientId: patient.userId, kind: .booked, title: title, body: "b", appointmentId: nil,
+            createdAt: Date())
+        let envelope = Envelope(correlationId: "stream-test", tenantId: patient.tenantId, actor: .system, payload: created)
+        return ProducerRecord(
+            topic: fleet.namespace.topicName(Topics.inAppNotifications.name), key: patient.userId.canonical, value: try envelope.encoded())
     }
 }
 

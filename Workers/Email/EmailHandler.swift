@@ -126,9 +126,8 @@ public struct EmailHandler: BatchMessageHandler, MessageHandler {
     enum Phase: String { case claim, send, record }
 
     static func timed(_ phase: Phase, since start: ContinuousClock.Instant) {
-        let (seconds, attoseconds) = (ContinuousClock.now - start).components
         Metrics.Timer(label: "carefleet_email_batch_phase_seconds", dimensions: [("phase", phase.rawValue)])
-            .recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+            .record(ContinuousClock.now - start)
     }
 
     /// What became of one email, for the record and for the runtime.

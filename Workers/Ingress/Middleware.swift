@@ -139,7 +139,7 @@ final class HTTPMetrics: Sendable {
             timers[method.rawValue] = timer
             return timer
         }
-        timer.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        timer.record(elapsed)
     }
 }
 

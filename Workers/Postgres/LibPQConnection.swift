@@ -145,7 +145,7 @@ final class LibPQConnection: @unchecked Sendable {  // the PGconn is only touche
         /// What each result the server sends back answers, in order.
         enum Expected {
             case prepare(sql: String, name: String)
-            case statement(name: String?)
+            case statement(sql: String, name: String?)
         }
         var expected: [Expected] = []
         var preparing: [String: String] = [:]  // SQL → name, prepared in this pipeline
@@ -155,8 +155,7 @@ final class LibPQConnection: @unchecked Sendable {  // the PGconn is only touche
             if count > 0 {
                 name = prepared[statement.sql] ?? preparing[statement.sql]
                 if name == nil, prepared.count + preparing.count < Self.maximumPrepared {
-                    preparedNames += 1
-                    let fresh = "carefleet_\(preparedNames)"
+                    let fresh = nextStatementName()
                     guard PQsendPrepare(conn, fresh, statement.sql, count, nil) == 1 else { break }
                     expected.append(.prepare(sql: statement.sql, name: fresh))
                     preparing[statement.sql] = fresh
@@ -172,7 +171,7 @@ final class LibPQConnection: @unchecked Sendable {  // the PGconn is only touche
                     PQsendQueryParams(conn, statement.sql, count, nil, encoded.values, encoded.lengths, encoded.formats, 0)
                 }
             guard accepted == 1 else { break }
-            expected.append(.statement(name: name))
+            expected.append(.statement(sql: statement.sql, name: name))
         }
         // Even after a failed send the sync goes out, so what was sent is answered and the
         // connection leaves pipeline mode in step with the server.
@@ -195,9 +194,9 @@ final class LibPQConnection: @unchecked Sendable {  // the PGconn is only touche
             case (.prepare(let sql, let name), .success): prepared[sql] = name
             case (.prepare, .failure(let error)): firstFailure = firstFailure ?? error
             case (.statement, .success(let answer)): rows.append(answer)
-            case (.statement(let name), .failure(let error)):
+            case (.statement(let sql, let name), .failure(let error)):
                 // As in `execute`: a statement the server will not run again is forgotten.
-                if error.sqlState == "0A000", let name { prepared = prepared.filter { $0.value != name } }
+                if error.sqlState == "0A000", name != nil { prepared[sql] = nil }
                 firstFailure = firstFailure ?? error
             }
             // Each result ends with a NULL.
@@ -227,8 +226,7 @@ final class LibPQConnection: @unchecked Sendable {  // the PGconn is only touche
     private func statement(for sql: String, parameterCount: Int32) -> Result<String?, PostgresError> {
         if let name = prepared[sql] { return .success(name) }
         guard prepared.count < Self.maximumPrepared else { return .success(nil) }
-        preparedNames += 1
-        let name = "carefleet_\(preparedNames)"
+        let name = nextStatementName()
         roundTrips += 1
         switch read(PQprepare(conn, name, sql, parameterCount, nil)) {
         case .success:
@@ -237,6 +235,12 @@ final class LibPQConnection: @unchecked Sendable {  // the PGconn is only touche
         case .failure(let error):
             return .failure(error)
         }
+    }
+
+    /// A statement name not used before on this connection.
+    private func nextStatementName() -> String {
+        preparedNames += 1
+        return "carefleet_\(preparedNames)"
     }
 
     /// Runs one or more `;`-separated statements without parameters (simple protocol). Blocking.

@@ -32,7 +32,7 @@ struct WorkerMetrics: Sendable {
 
     func handlerLatency(_ topic: String, _ duration: Duration) {
         Timer(label: "carefleet_handler_duration_seconds", dimensions: [("group", group), ("topic", topic)])
-            .recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+            .record(duration)
     }
 
     func lag(_ partition: TopicPartition, _ lag: Int64) {
@@ -40,5 +40,13 @@ struct WorkerMetrics: Sendable {
             label: "carefleet_consumer_lag",
             dimensions: [("group", group), ("topic", partition.topic), ("partition", String(partition.partition))]
         ).record(lag)
+    }
+}
+
+extension Metrics.Timer {
+    /// Records a `Duration` (swift-metrics takes nanoseconds; sub-nanosecond parts are dropped).
+    public func record(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }
