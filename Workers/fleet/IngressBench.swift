@@ -74,11 +74,17 @@ struct IngressBench: AsyncParsableCommand {
         func load(_ name: String, _ target: String, connections: Int, script: String? = nil, environment: [String: String] = [:])
             throws -> WrkFigures
         {
-            var arguments = ["-t\(threads)", "-c\(connections)", "-d\(duration)s", "--latency"]
-            if let script { arguments += ["-s", "\(scripts)/\(script)"] }
-            arguments.append(target)
-            FileHandle.standardError.write(Data("bench: \(name) (\(connections) connections, \(duration) s)\n".utf8))
-            return try WrkFigures(parsing: try Self.output(of: wrk, arguments, environment: environment))
+            func arguments(seconds: Int) -> [String] {
+                var arguments = ["-t\(threads)", "-c\(connections)", "-d\(seconds)s", "--latency"]
+                if let script { arguments += ["-s", "\(scripts)/\(script)"] }
+                return arguments + [target]
+            }
+            FileHandle.standardError.write(Data("bench: \(name) (\(connections) connections, 1 s warm-up, \(duration) s)\n".utf8))
+            // Measured warm: the first requests of a route pay one-time costs (the ingress's first
+            // produce to a topic fetches its metadata and producer id; caches fill), which under
+            // load took longer than wrk's 2 s timeout and left a short run with no answer at all.
+            _ = try Self.output(of: wrk, arguments(seconds: 1), environment: environment)
+            return try WrkFigures(parsing: try Self.output(of: wrk, arguments(seconds: duration), environment: environment))
         }
         let ceiling = try load("GET / of http-ceiling", "http://127.0.0.1:\(port)/", connections: connections)
         var routes: [(String, Int, WrkFigures, target: String, check: (WrkFigures) -> Bool, ratio: Bool)] = []
