@@ -2,7 +2,8 @@ import Foundation
 
 // Emails about an account itself rather than an appointment, on `notifications.email` (keyed by
 // recipient user id): verify a new address, a notice that someone tried to register with an
-// address that has an account, a link for a new clinic admin to set a password.
+// address that has an account, a link for a new clinic admin to set a password, a notice to the
+// admins that a webhook endpoint was disabled.
 
 public enum AccountEmailKind: String, Codable, Sendable, CaseIterable {
     /// A new account: follow the link to verify the address (and sign in).
@@ -11,6 +12,11 @@ public enum AccountEmailKind: String, Codable, Sendable, CaseIterable {
     case alreadyRegistered = "already_registered"
     /// A new account made for the recipient (a clinic's first admin): set a password.
     case setPassword = "set_password"
+    /// A webhook endpoint of the clinic failed for too long and was disabled (to each admin).
+    case webhookDisabled = "webhook_disabled"
+
+    /// Kinds whose email is about a one-time link.
+    public var needsLink: Bool { self == .verifyEmail || self == .setPassword }
 }
 
 public struct AccountEmailRequested: MessagePayload {
@@ -26,10 +32,12 @@ public struct AccountEmailRequested: MessagePayload {
     /// ingress keeps only a hash of the token in it.
     public var link: String?
     public var linkExpiresAt: Date?
+    /// What happened, in plain words, for notices such as `webhook_disabled` (never health data).
+    public var detail: String?
 
     public init(
         idempotencyKey: String, kind: AccountEmailKind, recipient: EmailRecipient, clinicName: String, link: String? = nil,
-        linkExpiresAt: Date? = nil
+        linkExpiresAt: Date? = nil, detail: String? = nil
     ) {
         self.idempotencyKey = idempotencyKey
         self.kind = kind
@@ -37,12 +45,13 @@ public struct AccountEmailRequested: MessagePayload {
         self.clinicName = clinicName
         self.link = link
         self.linkExpiresAt = linkExpiresAt
+        self.detail = detail
     }
 
     public func validate() throws(ContractError) {
         try EmailValidation.key(idempotencyKey)
         try EmailValidation.address(recipient.email)
-        if kind != .alreadyRegistered, link == nil {
+        if kind.needsLink, link == nil {
             throw .invalid(field: "payload.link", reason: "a \(kind.rawValue) email needs its link")
         }
     }

@@ -234,4 +234,12 @@ public enum NotificationEmail: TopicMessage, Equatable {
         case .account(let request): request.recipient
         }
     }
+
+    /// The kind as stored with the delivery (`booked`, `verify_email`, …).
+    public var kindName: String {
+        switch self {
+        case .appointment(let request): request.kind.rawValue
+        case .account(let request): request.kind.rawValue
+        }
+    }
 }

@@ -94,6 +94,65 @@ struct EmailBatchTests {
         }
     }
 
+    /// An account email (verify an address, set a password, a notice to admins) as the runtime hands it over.
+    static func incomingAccountEmail(_ n: Int, kind: AccountEmailKind, to email: String, link: String?, detail: String? = nil) throws
+        -> IncomingMessage
+    {
+        let user = UUID()
+        let envelope = Envelope(
+            correlationId: "account", tenantId: Tenants.defaultTenant, actor: .system,
+            payload: AccountEmailRequested(
+                idempotencyKey: "\(kind.rawValue):\(user.canonical)", kind: kind,
+                recipient: EmailRecipient(userId: user, email: email, name: "Account Holder", role: .admin),
+                clinicName: "Batch Clinic", link: link, linkExpiresAt: link == nil ? nil : Date().addingTimeInterval(3600), detail: detail))
+        let value = try envelope.encoded()
+        return IncomingMessage(
+            decoded: try Catalogs.notificationEmail.decode(value),
+            record: KafkaMessage(
+                topic: Topics.notificationEmail.name, partition: 0, offset: Int64(n), key: Data(user.uuidString.utf8), value: value,
+                headers: [], timestamp: Date()),
+            sourceTopic: Topics.notificationEmail.name, stage: 0, attempt: 1)
+    }
+
+    /// Account emails travel on the same topic as appointment emails; they were once dead-lettered
+    /// as "not an email request", so a new patient never got the link to verify their address.
+    @Test func accountEmailsAreSentOnceWithTheirLinks() async throws {
+        let smtp = try await TestServices.shared().smtpURL
+        let maildir = try await TestMaildir.shared()
+        try await TestDatabase.with { url in
+            let pool = PostgresPool(url: url, maximumConnections: 2)
+            defer { pool.close() }
+            let verify = Self.address("verify"), setPassword = Self.address("set-password")
+            let notice = Self.address("notice"), already = Self.address("already")
+            let batch = [
+                try Self.incomingAccountEmail(0, kind: .verifyEmail, to: verify, link: "https://clinic.test/verify?token=v-123"),
+                try Self.incomingAccountEmail(1, kind: .setPassword, to: setPassword, link: "https://clinic.test/set-password?token=s-456"),
+                try Self.incomingAccountEmail(2, kind: .alreadyRegistered, to: already, link: nil),
+                try Self.incomingAccountEmail(
+                    3, kind: .webhookDisabled, to: notice, link: nil, detail: "https://hooks.test/in failed for 24 hours"),
+            ]
+            let handler = try Self.handler(pool, smtp: smtp)
+            for result in await handler.handle(batch: batch) + (await handler.handle(batch: batch)) {
+                if case .failure(let error) = result { Issue.record("an account email failed: \(error)") }
+            }
+            let expected = [
+                (verify, "Confirm your email address", "token=v-123"), (setPassword, "set a password", "token=s-456"),
+                (already, "tried to register", "sign in"), (notice, "was disabled", "https://hooks.test/in failed for 24 hours"),
+            ]
+            for (recipient, subject, text) in expected {
+                let mails = try await maildir.waitForMessages(to: recipient, count: 1)
+                #expect(mails.count == 1, "\(recipient) got \(mails.count)")
+                #expect(mails.first?.header("Subject")?.contains(subject) == true, "\(mails.first?.header("Subject") ?? "no subject")")
+                #expect(mails.first?.parts.contains { $0.text.contains(text) } == true, "\(recipient): no '\(text)'")
+            }
+            let kinds = try await pool.query(
+                "SELECT kind FROM mail.deliveries WHERE recipient = ANY($1::text[]) AND status = 'delivered' ORDER BY kind",
+                [[verify, setPassword, already, notice]]
+            ).map { try $0.decode(String.self, 0) }
+            #expect(kinds == ["already_registered", "set_password", "verify_email", "webhook_disabled"])
+        }
+    }
+
     @Test func aDeliveryIsRecordedThroughAPostgresOutageBetweenThe250AndTheRecord() async throws {
         let smtp = try await TestServices.shared().smtpURL
         let maildir = try await TestMaildir.shared()

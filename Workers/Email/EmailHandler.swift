@@ -6,7 +6,8 @@ import Metrics
 import Postgres
 import Runtime
 
-/// Consumes `notifications.email`: renders, attaches the calendar invite, sends, records.
+/// Consumes `notifications.email` (appointment emails and account emails): renders, attaches the
+/// calendar invite, sends, records.
 ///
 /// Exactly once per idempotency key, a batch at a time: one transaction claims every key of
 /// the batch (a committed `sending` row each), the emails go one after another over one kept-open
@@ -56,7 +57,7 @@ public struct EmailHandler: BatchMessageHandler, MessageHandler {
     /// One email of the batch.
     private struct Work {
         var index: Int
-        var request: EmailRequested
+        var request: NotificationEmail
         var claim: DeliveryStore.Claim
     }
 
@@ -65,7 +66,8 @@ public struct EmailHandler: BatchMessageHandler, MessageHandler {
         var work: [Work] = []
         var keys = Set<String>()
         for (index, message) in messages.enumerated() {
-            guard let request = message.envelope(as: EmailRequested.self)?.payload else {
+            // Appointment emails and account emails (verify, set password, notices) alike.
+            guard let request = try? NotificationEmail(payload: message.payload) else {
                 results[index] = .failure(HandlerError.permanent("not an email request", class: .validation))
                 continue
             }
@@ -76,7 +78,7 @@ public struct EmailHandler: BatchMessageHandler, MessageHandler {
                     index: index, request: request,
                     claim: DeliveryStore.Claim(
                         key: request.idempotencyKey, tenantId: message.metadata.tenantId, recipient: request.recipient.email,
-                        kind: request.kind.rawValue, isReplay: message.record.header(HeaderName.replayedFrom) != nil)))
+                        kind: request.kindName, isReplay: message.record.header(HeaderName.replayedFrom) != nil)))
         }
         guard !work.isEmpty else { return results }
 
@@ -219,19 +221,25 @@ public struct EmailHandler: BatchMessageHandler, MessageHandler {
         }
     }
 
-    private func mail(for request: EmailRequested) -> MailMessage {
-        let rendered = templates.render(request)
+    private func mail(for email: NotificationEmail) -> MailMessage {
+        let rendered: EmailTemplates.Rendered
         var attachments: [MailAttachment] = []
-        if let method = CalendarInvite.method(for: request.kind) {
-            let invite = CalendarInvite.make(method, summary: request.appointment, organizer: sender.address, attendee: request.recipient)
-            attachments.append(
-                MailAttachment(
-                    filename: method == .cancel ? "cancel.ics" : "invite.ics",
-                    contentType: "text/calendar; method=\(method.rawValue); charset=UTF-8", data: Data(invite.utf8)))
+        switch email {
+        case .appointment(let request):
+            rendered = templates.render(request)
+            if let method = CalendarInvite.method(for: request.kind) {
+                let invite = CalendarInvite.make(method, summary: request.appointment, organizer: sender.address, attendee: request.recipient)
+                attachments.append(
+                    MailAttachment(
+                        filename: method == .cancel ? "cancel.ics" : "invite.ics",
+                        contentType: "text/calendar; method=\(method.rawValue); charset=UTF-8", data: Data(invite.utf8)))
+            }
+        case .account(let request):
+            rendered = templates.render(request)
         }
-        let key = request.idempotencyKey
+        let key = email.idempotencyKey
         return MailMessage(
-            from: sender, to: [MailAddress(request.recipient.email, name: request.recipient.name)], subject: rendered.subject,
+            from: sender, to: [MailAddress(email.recipient.email, name: email.recipient.name)], subject: rendered.subject,
             text: rendered.text, html: rendered.html, attachments: attachments,
             messageId: "<\(Self.messageIdPart(key))@\(sender.address.split(separator: "@").last ?? "carefleet")>",
             headers: [("X-CareFleet-Key", key)])

@@ -9,19 +9,34 @@ public struct EmailTemplates: Sendable {
         let subject: MustacheTemplate
         let text: MustacheTemplate
         let html: MustacheTemplate
+
+        init(_ source: (subject: String, text: String, html: String)) throws {
+            subject = try MustacheTemplate(string: source.subject)
+            text = try MustacheTemplate(string: source.text)
+            html = try MustacheTemplate(string: EmailTemplates.htmlFrame(source.html))
+        }
+
+        func render(_ context: [String: Any]) -> Rendered {
+            Rendered(
+                subject: subject.render(context).trimmingCharacters(in: .whitespacesAndNewlines), text: text.render(context),
+                html: html.render(context))
+        }
     }
 
     private let templates: [NotificationKind: Template]
+    private let accountTemplates: [AccountEmailKind: Template]
 
     public init() throws {
         var templates: [NotificationKind: Template] = [:]
         for kind in NotificationKind.allCases {
-            let source = Self.sources(kind)
-            templates[kind] = Template(
-                subject: try MustacheTemplate(string: source.subject), text: try MustacheTemplate(string: source.text),
-                html: try MustacheTemplate(string: Self.htmlFrame(source.html)))
+            templates[kind] = try Template(Self.sources(kind))
+        }
+        var accountTemplates: [AccountEmailKind: Template] = [:]
+        for kind in AccountEmailKind.allCases {
+            accountTemplates[kind] = try Template(Self.accountSources(kind))
         }
         self.templates = templates
+        self.accountTemplates = accountTemplates
     }
 
     public struct Rendered: Sendable, Equatable {
@@ -42,9 +57,24 @@ public struct EmailTemplates: Sendable {
             "declineReason": (request.declineReason ?? .notAllowed).explanation,
         ]
         guard let template = templates[request.kind] else { return Rendered(subject: "CareFleet", text: "", html: "") }
-        return Rendered(
-            subject: template.subject.render(context).trimmingCharacters(in: .whitespacesAndNewlines),
-            text: template.text.render(context), html: template.html.render(context))
+        return template.render(context)
+    }
+
+    /// An email about the account itself: verify the address, set a password, a notice.
+    public func render(_ request: AccountEmailRequested) -> Rendered {
+        let context: [String: Any] = [
+            "name": request.recipient.name, "clinic": request.clinicName, "link": request.link ?? "",
+            "expires": request.linkExpiresAt.map { Self.utcText($0) } ?? "", "detail": request.detail ?? "",
+        ]
+        guard let template = accountTemplates[request.kind] else { return Rendered(subject: "CareFleet", text: "", html: "") }
+        return template.render(context)
+    }
+
+    static func utcText(_ date: Date) -> String {
+        date.formatted(
+            Date.VerbatimFormatStyle(
+                format: "\(year: .defaultDigits)-\(month: .twoDigits)-\(day: .twoDigits) \(hour: .twoDigits(clock: .twentyFourHour, hourCycle: .zeroBased)):\(minute: .twoDigits) UTC",
+                timeZone: .gmt, calendar: Calendar(identifier: .gregorian)))
     }
 
     static func htmlFrame(_ body: String) -> String {
@@ -114,6 +144,35 @@ public struct EmailTemplates: Sendable {
                 "Reminder: appointment on {{{day}}}",
                 "Hello {{{name}}},\n\nA reminder of your appointment with {{{counterpart}}} on {{{when}}}.\n\nCareFleet appointments\n",
                 "<p>A reminder of your appointment with {{counterpart}} on <b>{{when}}</b>.</p>"
+            )
+        }
+    }
+
+    static func accountSources(_ kind: AccountEmailKind) -> (subject: String, text: String, html: String) {
+        switch kind {
+        case .verifyEmail:
+            return (
+                "Confirm your email address for {{{clinic}}}",
+                "Hello {{{name}}},\n\nFollow this link to confirm your address and sign in to {{{clinic}}}:\n{{{link}}}\n\nThe link works once, until {{{expires}}}. If you did not register, ignore this email.\n\nCareFleet appointments\n",
+                "<p>Follow <a href=\"{{link}}\">this link</a> to confirm your address and sign in to {{clinic}}.</p><p>The link works once, until {{expires}}. If you did not register, ignore this email.</p>"
+            )
+        case .alreadyRegistered:
+            return (
+                "Someone tried to register with your address at {{{clinic}}}",
+                "Hello {{{name}}},\n\nSomeone tried to register a new account at {{{clinic}}} with this address, which already has one. If it was you, sign in, or reset your password. If not, nothing changed.\n\nCareFleet appointments\n",
+                "<p>Someone tried to register a new account at {{clinic}} with this address, which already has one. If it was you, sign in, or reset your password. If not, nothing changed.</p>"
+            )
+        case .setPassword:
+            return (
+                "Your account at {{{clinic}}}: set a password",
+                "Hello {{{name}}},\n\nAn account at {{{clinic}}} was made for you. Follow this link to set your password:\n{{{link}}}\n\nThe link works once, until {{{expires}}}.\n\nCareFleet appointments\n",
+                "<p>An account at {{clinic}} was made for you. Follow <a href=\"{{link}}\">this link</a> to set your password.</p><p>The link works once, until {{expires}}.</p>"
+            )
+        case .webhookDisabled:
+            return (
+                "A webhook endpoint of {{{clinic}}} was disabled",
+                "Hello {{{name}}},\n\n{{{detail}}}\n\nNothing more is sent to it until an admin enables it again (POST /v1/webhooks/{id}/enable); the deliveries it missed are in the webhook worker's dead-letter topic and can be replayed.\n\nCareFleet appointments\n",
+                "<p>{{detail}}</p><p>Nothing more is sent to it until an admin enables it again; the deliveries it missed are in the webhook worker's dead-letter topic and can be replayed.</p>"
             )
         }
     }
