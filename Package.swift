@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "email-worker", targets: ["email-worker"]),
         .executable(name: "analytics-worker", targets: ["analytics-worker"]),
         .executable(name: "audit-worker", targets: ["audit-worker"]),
+        .executable(name: "webhook-worker", targets: ["webhook-worker"]),
         .executable(name: "console", targets: ["console"]),
         .executable(name: "http-ceiling", targets: ["http-ceiling"]),
         .library(name: "Contracts", targets: ["Contracts"]),
@@ -36,7 +37,8 @@ let package = Package(
         // The wire contract: topics, envelope, message types, headers, retry ladder. No I/O.
         .target(name: "Contracts", path: "Contracts"),
 
-        // C libraries: each is imported by exactly one Swift target.
+        // C libraries: each is imported by the one Swift target that wraps it (libcurl: Mail for SMTP and
+        // Webhooks for HTTP).
         .systemLibrary(name: "CRdKafka", path: "Workers/CRdKafka", pkgConfig: "rdkafka"),
         .systemLibrary(name: "CLibPQ", path: "Workers/CLibPQ", pkgConfig: "libpq"),
         .systemLibrary(name: "CCurl", path: "Workers/CCurl", pkgConfig: "libcurl"),
@@ -106,12 +108,22 @@ let package = Package(
         // The audit trail of every read of health data: its store and the worker that appends to it.
         .target(name: "Audit", dependencies: ["Contracts", "Postgres", "Runtime", "FleetConfiguration"], path: "Workers/Audit"),
         .executableTarget(name: "audit-worker", dependencies: ["Audit", "Runtime", "Contracts"], path: "Workers/audit-worker"),
+        // Webhooks: endpoints clinics register, the fan-out of events to them, signed delivery over HTTP.
+        .target(
+            name: "Webhooks",
+            dependencies: [
+                "Contracts", "CCurl", "Kafka", "Postgres", "Runtime", "FleetConfiguration",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Workers/Webhooks"),
+        .executableTarget(
+            name: "webhook-worker", dependencies: ["Webhooks", "Runtime", "Contracts"], path: "Workers/webhook-worker"),
         // The HTTP API.
         .target(
             name: "Ingress",
             dependencies: [
                 "Contracts", "Kafka", "Postgres", "Clinic", "FleetConfiguration", "Runtime", "Analytics", "Booking", "Notifications", "Audit",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                "Webhooks", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -179,7 +191,7 @@ let package = Package(
             name: "IngressTests",
             dependencies: [
                 "Ingress", "Booking", "Notifications", "Email", "Mail", "Analytics", "Runtime", "Clinic", "Contracts", "Kafka",
-                "FleetConfiguration", "Audit",
+                "FleetConfiguration", "Audit", "Webhooks",
                 "Postgres",
                 "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -46,8 +46,15 @@ public enum ConsumerGroups {
     public static let analytics = ConsumerGroupSpec(name: "analytics-worker", sources: [Topics.appointmentEvents])
     public static let email = ConsumerGroupSpec(name: "email-worker", sources: [Topics.notificationEmail])
     public static let audit = ConsumerGroupSpec(name: "audit-worker", sources: [Topics.auditEvents])
+    /// Fans appointment events out to the endpoints subscribed to them and delivers each. Its
+    /// retries stay in place (no retry topics), because a retry topic would let later events of
+    /// an endpoint overtake an earlier one: a failing endpoint is tried again with backoff up to a
+    /// minute, until it answers or is disabled; a delivery it refuses (4xx) is dead-lettered at once.
+    public static let webhook = ConsumerGroupSpec(
+        name: "webhook-worker", sources: [Topics.appointmentEvents, Topics.webhookDeliveries],
+        ladder: RetryLadder(attemptsPerStage: 1_000_000, initialBackoff: .seconds(1), maxBackoff: .seconds(60), stageDelays: []))
 
-    public static let all = [booking, notification, analytics, email, audit]
+    public static let all = [booking, notification, analytics, email, audit, webhook]
 }
 
 /// A topic name derived from a source topic and a group: a retry stage or the dead letters.

@@ -24,8 +24,14 @@ public enum Topics {
     public static let auditEvents = TopicSpec(name: "audit.events", partitions: 6)
     /// In-app notifications as they are stored, keyed by recipient, for the ingress's event streams.
     public static let inAppNotifications = TopicSpec(name: "notifications.inapp", partitions: 6)
+    /// One message per endpoint and event, keyed by endpoint id. More partitions than the others:
+    /// an endpoint that is down holds up the endpoints that share its partition (retries stay in
+    /// place to keep each endpoint's order), so fewer share one.
+    public static let webhookDeliveries = TopicSpec(name: "webhooks.deliveries", partitions: 12)
 
-    public static let sources = [appointmentCommands, appointmentEvents, notificationEmail, auditEvents, inAppNotifications]
+    public static let sources = [
+        appointmentCommands, appointmentEvents, notificationEmail, auditEvents, inAppNotifications, webhookDeliveries,
+    ]
 
     /// Every topic the fleet uses: the sources, and each group's retry and dead-letter topics.
     public static var all: [TopicSpec] { FleetNamespace.none.allTopics }
@@ -38,6 +44,7 @@ public enum Catalogs {
     public static let notificationEmail = MessageCatalog(NotificationEmail.payloadTypes)
     public static let auditEvents = MessageCatalog(AuditEvent.payloadTypes)
     public static let inAppNotifications = MessageCatalog(InAppNotificationMessage.payloadTypes)
+    public static let webhookDeliveries = MessageCatalog(WebhookDelivery.payloadTypes)
 
     public static func forTopic(_ name: String) -> MessageCatalog? {
         switch name {
@@ -46,6 +53,7 @@ public enum Catalogs {
         case Topics.notificationEmail.name: notificationEmail
         case Topics.auditEvents.name: auditEvents
         case Topics.inAppNotifications.name: inAppNotifications
+        case Topics.webhookDeliveries.name: webhookDeliveries
         default: nil
         }
     }

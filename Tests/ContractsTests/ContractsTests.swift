@@ -25,7 +25,8 @@ struct ContractsTests {
         #expect(
             Self.fixtureNames.count
                 == AppointmentCommand.payloadTypes.count + AppointmentEvent.payloadTypes.count
-                + NotificationEmail.payloadTypes.count + AuditEvent.payloadTypes.count + InAppNotificationMessage.payloadTypes.count)
+                + NotificationEmail.payloadTypes.count + AuditEvent.payloadTypes.count + InAppNotificationMessage.payloadTypes.count
+                + WebhookDelivery.payloadTypes.count)
     }
 
     /// The topic enums and the decoders list the same types: every fixture of a topic decodes
@@ -39,6 +40,9 @@ struct ContractsTests {
             let command = try AppointmentCommand(decoded)
             #expect(type(of: command.payload).messageType == decoded.metadata.type)
             #expect(command.doctorId.uuidString.lowercased() == "1a2b3c4d-0000-4000-8000-000000000001")
+        } else if name.hasPrefix("webhook.") {
+            let decoded = try Catalogs.webhookDeliveries.decode(data)
+            #expect(type(of: try WebhookDelivery(decoded).payload).messageType == decoded.metadata.type)
         } else if name.hasPrefix("inapp.") {
             let decoded = try Catalogs.inAppNotifications.decode(data)
             #expect(type(of: try InAppNotificationMessage(decoded).payload).messageType == decoded.metadata.type)
@@ -58,7 +62,7 @@ struct ContractsTests {
             #expect(event.doctorId.uuidString.lowercased() == "1a2b3c4d-0000-4000-8000-000000000001")
         }
         let types = AppointmentCommand.payloadTypes + AppointmentEvent.payloadTypes + NotificationEmail.payloadTypes
-            + AuditEvent.payloadTypes + InAppNotificationMessage.payloadTypes
+            + AuditEvent.payloadTypes + InAppNotificationMessage.payloadTypes + WebhookDelivery.payloadTypes
         #expect(Set(types.map { "\($0.messageType)/\($0.version)" }).count == types.count, "no type twice")
     }
 
@@ -107,7 +111,9 @@ struct ContractsTests {
             : name.hasPrefix("email.")
                 ? Catalogs.notificationEmail
                 : name.hasPrefix("audit.")
-                    ? Catalogs.auditEvents : name.hasPrefix("inapp.") ? Catalogs.inAppNotifications : Catalogs.appointmentEvents
+                    ? Catalogs.auditEvents
+                    : name.hasPrefix("inapp.")
+                        ? Catalogs.inAppNotifications : name.hasPrefix("webhook.") ? Catalogs.webhookDeliveries : Catalogs.appointmentEvents
         let decoded = try catalog.decode(data)
         let reencoded = try decoded.encoded()
         #expect(try Self.canonical(reencoded) == Self.canonical(data))
@@ -186,7 +192,7 @@ struct ContractsTests {
         for group in ConsumerGroups.all {
             for source in group.sources {
                 #expect(names.contains(group.deadLetterTopic(of: source.name)))
-                for stage in 1...group.ladder.stageDelays.count {
+                for stage in group.ladder.stageDelays.indices.map({ $0 + 1 }) {
                     #expect(names.contains(group.retryTopic(of: source.name, stage: stage)))
                 }
             }

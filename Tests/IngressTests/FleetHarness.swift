@@ -17,6 +17,7 @@ import Prometheus
 import Runtime
 import ServiceLifecycle
 import TestSupport
+import Webhooks
 import Testing
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -51,6 +52,8 @@ struct TestFleet: Sendable {
         var emailRate: Double = 0
         var analytics = false
         var audit = false
+        /// The webhook worker with these configuration keys (nil: no webhook worker).
+        var webhooks: [String: String]?
         /// Extra configuration keys for the ingress (e.g. `auth.revocation.refresh`).
         var ingressConfig: [String: String] = [:]
 
@@ -115,6 +118,10 @@ struct TestFleet: Sendable {
             }
             if workers.audit {
                 serviceList += try await Self.program(ConsumerGroups.audit, config: try config([:]), logger: logger, makeWorker: AuditWorker.setup)
+            }
+            if let webhookConfig = workers.webhooks {
+                serviceList += try await Self.program(
+                    ConsumerGroups.webhook, config: try config(webhookConfig), logger: logger, makeWorker: WebhookWorker.setup)
             }
             if let smtpURL = workers.smtpURL {
                 serviceList.append(

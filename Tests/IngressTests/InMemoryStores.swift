@@ -9,6 +9,7 @@ import Logging
 import Notifications
 import Prometheus
 import Synchronization
+import Webhooks
 
 /// The ingress's stores in memory, for route tests on Hummingbird's in-process client: what a
 /// route answers (status codes, validation, who may see what) without the real services. What
@@ -38,6 +39,7 @@ final class InMemoryWorld: Sendable {
         var audits: [Envelope<HealthDataAccessed>] = []
         var trail: [AuditRecord] = []
         var brokerDown = false
+        var webhooks: [UUID: (tenant: UUID, endpoint: WebhookEndpoint)] = [:]
     }
 
     let state = Mutex(State())
@@ -52,7 +54,8 @@ final class InMemoryWorld: Sendable {
             identity: Identity(world: self), tenants: Clinics(world: self), audit: Trail(world: self), sessions: Sessions(world: self),
             directory: Directory(world: self),
             idempotency: Idempotency(world: self), issuedCommands: Issued(world: self), appointments: Appointments(world: self),
-            outcomes: Outcomes(world: self), notifications: Inbox(world: self), analytics: NoAnalytics(), slots: NoSlots(),
+            outcomes: Outcomes(world: self), notifications: Inbox(world: self), analytics: NoAnalytics(),
+            webhooks: Webhooks(world: self), slots: NoSlots(),
             outbox: Outbox(world: self),
             tokens: try await AccessTokens(keys: [.init(id: "k1", secret: TestFleet.secret)], lifetime: accessLifetime),
             passwords: Passwords(cost: 4), databaseCheck: { .success(()) },
@@ -402,6 +405,37 @@ final class InMemoryWorld: Sendable {
         func doctor(_ doctor: UUID, tenant: UUID, from: String, to: String) async throws -> DoctorReport? { nil }
         func summary(tenant: UUID, from: String, to: String) async throws -> SummaryReport {
             SummaryReport(from: from, to: to, doctors: [], totals: DayFigures())
+        }
+    }
+
+    struct Webhooks: WebhookRegistry {
+        let world: InMemoryWorld
+
+        func create(tenant: UUID, url: String, eventTypes: [String], secret: String, by user: UUID) async throws -> WebhookEndpoint {
+            try world.with { state in
+                guard state.webhooks.values.filter({ $0.tenant == tenant }).count < WebhookRules.maximumEndpointsPerTenant else {
+                    throw WebhookRegistryError.tooManyEndpoints
+                }
+                let endpoint = WebhookEndpoint(id: UUID(), url: url, eventTypes: eventTypes, status: "active", createdAt: Date())
+                state.webhooks[endpoint.id] = (tenant, endpoint)
+                return endpoint
+            }
+        }
+
+        func endpoints(tenant: UUID) async throws -> [WebhookEndpoint] {
+            world.with { $0.webhooks.values.filter { $0.tenant == tenant }.map(\.endpoint).sorted { $0.createdAt < $1.createdAt } }
+        }
+
+        func deliveries(endpoint: UUID, tenant: UUID, limit: Int) async throws -> [WebhookDeliveryRecord] {
+            guard world.with({ $0.webhooks[endpoint]?.tenant == tenant }) else { throw WebhookRegistryError.unknownEndpoint }
+            return []
+        }
+
+        func setEnabled(_ enabled: Bool, endpoint: UUID, tenant: UUID, reason: String) async throws {
+            try world.with { state in
+                guard state.webhooks[endpoint]?.tenant == tenant else { throw WebhookRegistryError.unknownEndpoint }
+                state.webhooks[endpoint]?.endpoint.status = enabled ? "active" : "disabled"
+            }
         }
     }
 

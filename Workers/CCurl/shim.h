@@ -2,7 +2,7 @@
 #include <curl/curl.h>
 
 // curl_easy_setopt and curl_easy_getinfo are variadic, which Swift cannot call.
-// These typed, non-variadic wrappers are the only way the Mail target reaches them.
+// These typed, non-variadic wrappers are the only way Swift (Mail for SMTP, Webhooks for HTTP) reaches them.
 static inline CURLcode carefleet_curl_setopt_long(CURL *curl, CURLoption option, long value) {
     return curl_easy_setopt(curl, option, value);
 }
@@ -23,4 +23,10 @@ static inline CURLcode carefleet_curl_setopt_debug_function(CURL *curl, curl_deb
 }
 static inline CURLcode carefleet_curl_getinfo_long(CURL *curl, CURLINFO info, long *value) {
     return curl_easy_getinfo(curl, info, value);
+}
+static inline CURLcode carefleet_curl_setopt_write_function(CURL *curl, curl_write_callback callback) {
+    return curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, callback);
+}
+static inline CURLcode carefleet_curl_setopt_header_function(CURL *curl, curl_write_callback callback) {
+    return curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, callback);
 }

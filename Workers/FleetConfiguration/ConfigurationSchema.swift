@@ -71,6 +71,12 @@ public enum ConfigurationSchema {
         ConfigKey("email.from.address", "sender address of every email"),
         ConfigKey("email.from.name", "sender display name"),
         ConfigKey("email.rate.per.second", "most emails sent per second by one email worker"),
+        ConfigKey("webhook.timeout", "longest one webhook POST may take, e.g. 10s"),
+        ConfigKey("webhook.disable.after", "how long an endpoint may fail every delivery before it is disabled and its admins told, e.g. 24h"),
+        ConfigKey("webhook.user.agent", "User-Agent of webhook deliveries"),
+        ConfigKey(
+            "webhooks.allow.private.addresses",
+            "let webhook endpoints name loopback and private addresses over plain http (development and tests only)"),
         ConfigKey("operations.workers", "workers' /health and /metrics for fleet workers and the console: name=http://host:port,…"),
         ConfigKey("console.session.ttl", "how long a console sign-in lasts, e.g. 8h"),
         ConfigKey("console.refresh.interval", "how often the console's live pages update, e.g. 1s"),

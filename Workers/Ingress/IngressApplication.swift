@@ -11,6 +11,7 @@ import Logging
 import Notifications
 import Postgres
 import Prometheus
+import Webhooks
 import Runtime
 import ServiceLifecycle
 import Synchronization
@@ -36,6 +37,7 @@ public enum IngressApplication {
         AnalyticsRoutes(services: services).add(to: v1)
         AuditRoutes(services: services).add(to: v1)
         TenantRoutes(services: services).add(to: v1)
+        WebhookRoutes(services: services).add(to: v1)
         let root = Routes(group: router.group(""), prefix: "", table: table)
         VerificationPage(services: services).add(to: root)
         OperationsRoutes(services: services, table: table).add(to: root)
@@ -176,7 +178,8 @@ public struct IngressProgram {
             publicURL: config.string("ingress.public.url", default: "http://127.0.0.1:8080"),
             emailLinkLifetime: try config.duration("auth.email.link.ttl", default: .seconds(86400)).timeInterval,
             directoryCacheLifetime: try config.duration("ingress.directory.cache", default: .seconds(10)),
-            accessLog: try config.bool("http.access.log", default: true))
+            accessLog: try config.bool("http.access.log", default: true),
+            webhooksAllowPrivateAddresses: try config.bool("webhooks.allow.private.addresses", default: false))
         let issued = PostgresIssuedCommandLog(pool: pool)
         let slots = SlotCache(
             source: PostgresSlotFinder(pool: pool), lifetime: try config.duration("ingress.slots.cache", default: .seconds(30)))
@@ -189,7 +192,7 @@ public struct IngressProgram {
             directory: PostgresDirectoryStore(pool: pool), idempotency: PostgresIdempotencyStore(pool: pool), issuedCommands: issued,
             appointments: PostgresAppointmentReads(pool: pool), outcomes: PostgresCommandOutcomes(pool: pool),
             notifications: PostgresNotificationInbox(pool: pool), analytics: PostgresAnalyticsReports(pool: pool),
-            slots: slots, outbox: outbox, tokens: tokens, passwords: Passwords(cost: try config.int("auth.bcrypt.cost", default: 12)),
+            webhooks: PostgresWebhookRegistry(pool: pool), slots: slots, outbox: outbox, tokens: tokens, passwords: Passwords(cost: try config.int("auth.bcrypt.cost", default: 12)),
             databaseCheck: { () async -> Result<Void, any Error> in
                 do {
                     try await pool.query("SELECT 1")

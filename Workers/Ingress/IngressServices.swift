@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import Notifications
 import Prometheus
+import Webhooks
 
 /// Everything the routes use, each behind a protocol: the real program wires PostgreSQL and
 /// Kafka (`IngressProgram`), route tests wire in-memory stores.
@@ -22,6 +23,7 @@ public struct IngressServices: Sendable {
     public var outcomes: any CommandOutcomes
     public var notifications: any NotificationInbox
     public var analytics: any AnalyticsReports
+    public var webhooks: any WebhookRegistry
     public var slots: any SlotFinder
     public var outbox: any MessageOutbox
     public var tokens: AccessTokens
@@ -45,7 +47,7 @@ public struct IngressServices: Sendable {
     public init(
         identity: any IdentityStore, tenants: any TenantAdministration, audit: any AuditTrail, sessions: any SessionStore, directory: any DirectoryStore, idempotency: any IdempotencyStore,
         issuedCommands: any IssuedCommandLog, appointments: any AppointmentReads, outcomes: any CommandOutcomes,
-        notifications: any NotificationInbox, analytics: any AnalyticsReports, slots: any SlotFinder, outbox: any MessageOutbox,
+        notifications: any NotificationInbox, analytics: any AnalyticsReports, webhooks: any WebhookRegistry, slots: any SlotFinder, outbox: any MessageOutbox,
         tokens: AccessTokens, passwords: Passwords, databaseCheck: @escaping @Sendable () async -> Result<Void, any Error>,
         settings: IngressSettings, metrics: PrometheusCollectorRegistry, logger: Logger
     ) {
@@ -60,6 +62,7 @@ public struct IngressServices: Sendable {
         self.outcomes = outcomes
         self.notifications = notifications
         self.analytics = analytics
+        self.webhooks = webhooks
         self.slots = slots
         self.outbox = outbox
         self.tokens = tokens
@@ -113,11 +116,14 @@ public struct IngressSettings: Sendable {
     public var directoryCacheLifetime: Duration
     /// An access log line per request.
     public var accessLog: Bool
+    /// Webhook endpoints may name loopback and private addresses and use plain http
+    /// (`webhooks.allow.private.addresses`; development and tests only).
+    public var webhooksAllowPrivateAddresses: Bool
 
     public init(
         refreshLifetime: TimeInterval = 30 * 86400, loginLimits: LoginLimits = LoginLimits(perAccount: 5, perAddress: 20, window: 900),
         publicURL: String = "http://127.0.0.1:8080", emailLinkLifetime: TimeInterval = 86400,
-        directoryCacheLifetime: Duration = .seconds(10), accessLog: Bool = true
+        directoryCacheLifetime: Duration = .seconds(10), accessLog: Bool = true, webhooksAllowPrivateAddresses: Bool = false
     ) {
         self.refreshLifetime = refreshLifetime
         self.loginLimits = loginLimits
@@ -125,6 +131,7 @@ public struct IngressSettings: Sendable {
         self.emailLinkLifetime = emailLinkLifetime
         self.directoryCacheLifetime = directoryCacheLifetime
         self.accessLog = accessLog
+        self.webhooksAllowPrivateAddresses = webhooksAllowPrivateAddresses
     }
 }
 

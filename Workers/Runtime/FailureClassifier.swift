@@ -7,6 +7,8 @@ public struct Failure: Sendable, Equatable {
     public var isPermanent: Bool
     public var errorClass: ErrorClass
     public var message: String
+    /// The least wait before the next in-place try (see `HandlerError.retryAfter`).
+    public var retryAfter: Duration? = nil
 }
 
 /// The one place that decides whether a failure is worth retrying.
@@ -14,7 +16,9 @@ public enum FailureClassifier {
     public static func classify(_ error: any Error) -> Failure {
         switch error {
         case let error as HandlerError:
-            return Failure(isPermanent: error.disposition == .permanent, errorClass: error.errorClass, message: error.message)
+            return Failure(
+                isPermanent: error.disposition == .permanent, errorClass: error.errorClass, message: error.message,
+                retryAfter: error.retryAfter)
         case let error as ContractError:
             return Failure(isPermanent: true, errorClass: error.errorClass, message: error.description)
         case let error as PostgresError:

@@ -63,10 +63,15 @@ public struct HandlerError: Error, Sendable, CustomStringConvertible {
     public var disposition: Disposition
     public var errorClass: ErrorClass
     public var message: String
+    /// The least time before the next in-place try, when the dependency said (e.g. an HTTP
+    /// `Retry-After`); the ladder's backoff applies when it is longer.
+    public var retryAfter: Duration? = nil
 
     /// Worth retrying later (a dependency is down, a timeout, an SMTP 4xx).
-    public static func transient(_ message: String, class errorClass: ErrorClass = .transient) -> HandlerError {
-        HandlerError(disposition: .transient, errorClass: errorClass, message: message)
+    public static func transient(_ message: String, class errorClass: ErrorClass = .transient, retryAfter: Duration? = nil)
+        -> HandlerError
+    {
+        HandlerError(disposition: .transient, errorClass: errorClass, message: message, retryAfter: retryAfter)
     }
 
     /// Will never succeed as it is: straight to the dead-letter topic.

@@ -178,7 +178,7 @@ final class PartitionLane: Sendable {
         log(failure, message, attempt: message.attempt)
         context.metrics.failed(partition.topic, errorClass: failure.errorClass.rawValue)
         while !failure.isPermanent, tries < ladder.attemptsPerStage {
-            let delay = ladder.backoff(afterTry: tries, unitRandom: Double.random(in: 0..<1))
+            let delay = max(ladder.backoff(afterTry: tries, unitRandom: Double.random(in: 0..<1)), failure.retryAfter ?? .zero)
             setPaused(.waiting, true)
             let waited = await sleep(until: Date().addingTimeInterval(delay.seconds))
             setPaused(.waiting, false)

@@ -1,0 +1,114 @@
+import CCurl
+import Foundation
+
+/// What became of one POST.
+public enum PostOutcome: Sendable, Equatable {
+    /// The receiver answered with this status; `retryAfter` from its `Retry-After` (seconds form).
+    case answered(status: Int, retryAfter: Duration?)
+    /// No answer: connection refused, DNS, TLS, or the timeout.
+    case noAnswer(reason: String)
+    /// libcurl refused an option: nothing was sent.
+    case notSent(reason: String)
+}
+
+/// POSTs one signed webhook through libcurl: http and https only, no redirects followed (a
+/// redirect is an answer, like any other 3xx), a timeout on the whole exchange, the response body
+/// read and dropped. libcurl blocks, so each POST runs on a Dispatch thread; the worker's
+/// concurrency (partitions at once) bounds how many run together.
+public struct WebhookPoster: Sendable {
+    public var timeout: Duration
+    public var userAgent: String
+
+    public init(timeout: Duration = .seconds(10), userAgent: String = "CareFleet-Webhooks/1") {
+        self.timeout = timeout
+        self.userAgent = userAgent
+    }
+
+    public func post(url: String, headers: [(String, String)], body: String) async -> PostOutcome {
+        let request = Request(url: url, headers: headers, body: body, timeout: timeout, userAgent: userAgent)
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: request.perform()) }
+        }
+    }
+
+    /// The longest `Retry-After` honoured: a receiver cannot park a partition for a day.
+    static let longestRetryAfter = Duration.seconds(600)
+
+    /// `Retry-After: <seconds>`; the HTTP-date form is not honoured (the ladder's backoff applies).
+    static func retryAfter(fromHeaderLine line: String) -> Duration? {
+        let parts = line.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces).lowercased() == "retry-after",
+            let seconds = Int(parts[1].trimmingCharacters(in: .whitespacesAndNewlines)), seconds >= 0
+        else { return nil }
+        return min(.seconds(seconds), longestRetryAfter)
+    }
+}
+
+private struct Request: Sendable {
+    let url: String
+    let headers: [(String, String)]
+    let body: String
+    let timeout: Duration
+    let userAgent: String
+
+    func perform() -> PostOutcome {
+        guard let curl = curl_easy_init() else { return .notSent(reason: "libcurl could not make a handle") }
+        defer { curl_easy_cleanup(curl) }
+        var list: UnsafeMutablePointer<curl_slist>?
+        defer { curl_slist_free_all(list) }
+        for (name, value) in headers + [("Content-Type", "application/json"), ("Expect", "")] {
+            // Header values are made by the worker (ids, digits, base64); a line break would end the header.
+            let clean = value.filter { $0 != "\r" && $0 != "\n" && $0 != "\0" }
+            list = curl_slist_append(list, "\(name): \(clean)")
+        }
+        let millis = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let answer = Answer()
+        let opaque = Unmanaged.passUnretained(answer).toOpaque()
+        let options: [(String, CURLcode)] = [
+            ("CURLOPT_URL", carefleet_curl_setopt_string(curl, CURLOPT_URL, url)),
+            ("CURLOPT_PROTOCOLS_STR", carefleet_curl_setopt_string(curl, CURLOPT_PROTOCOLS_STR, "http,https")),
+            ("CURLOPT_FOLLOWLOCATION", carefleet_curl_setopt_long(curl, CURLOPT_FOLLOWLOCATION, 0)),
+            ("CURLOPT_NOSIGNAL", carefleet_curl_setopt_long(curl, CURLOPT_NOSIGNAL, 1)),
+            ("CURLOPT_TCP_NODELAY", carefleet_curl_setopt_long(curl, CURLOPT_TCP_NODELAY, 1)),
+            ("CURLOPT_TIMEOUT_MS", carefleet_curl_setopt_long(curl, CURLOPT_TIMEOUT_MS, millis)),
+            ("CURLOPT_CONNECTTIMEOUT_MS", carefleet_curl_setopt_long(curl, CURLOPT_CONNECTTIMEOUT_MS, min(millis, 10_000))),
+            ("CURLOPT_USERAGENT", carefleet_curl_setopt_string(curl, CURLOPT_USERAGENT, userAgent)),
+            ("CURLOPT_HTTPHEADER", carefleet_curl_setopt_slist(curl, CURLOPT_HTTPHEADER, list)),
+            ("CURLOPT_POSTFIELDSIZE", carefleet_curl_setopt_long(curl, CURLOPT_POSTFIELDSIZE, body.utf8.count)),
+            ("CURLOPT_COPYPOSTFIELDS", carefleet_curl_setopt_string(curl, CURLOPT_COPYPOSTFIELDS, body)),
+            (
+                "CURLOPT_WRITEFUNCTION",
+                carefleet_curl_setopt_write_function(curl) { _, size, count, _ in size * count }
+            ),
+            (
+                "CURLOPT_HEADERFUNCTION",
+                carefleet_curl_setopt_header_function(curl) { text, size, count, userdata in
+                    guard let text, let userdata else { return size * count }
+                    let line = String(decoding: UnsafeRawBufferPointer(start: text, count: size * count), as: UTF8.self)
+                    Unmanaged<Answer>.fromOpaque(userdata).takeUnretainedValue().header(line)
+                    return size * count
+                }
+            ),
+            ("CURLOPT_HEADERDATA", carefleet_curl_setopt_pointer(curl, CURLOPT_HEADERDATA, opaque)),
+        ]
+        for (name, code) in options where code != CURLE_OK {
+            return .notSent(reason: "\(name): \(String(cString: curl_easy_strerror(code)))")
+        }
+        let result = withExtendedLifetime(answer) { curl_easy_perform(curl) }
+        var status = 0
+        if carefleet_curl_getinfo_long(curl, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK { status = 0 }
+        if result == CURLE_OK, status > 0 { return .answered(status: status, retryAfter: answer.retryAfter) }
+        return .noAnswer(reason: String(cString: curl_easy_strerror(result)))
+    }
+}
+
+/// The response headers as libcurl reports them, one line at a time (only on the transfer's thread).
+private final class Answer {
+    var retryAfter: Duration?
+
+    func header(_ line: String) {
+        // A new status line starts a new set of headers (e.g. after `100 Continue`).
+        if line.hasPrefix("HTTP/") { retryAfter = nil }
+        if let value = WebhookPoster.retryAfter(fromHeaderLine: line) { retryAfter = value }
+    }
+}
