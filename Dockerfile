@@ -22,7 +22,7 @@ COPY . .
 RUN swift build -c release --static-swift-stdlib \
     && mkdir -p /out \
     && bin="$(swift build -c release --show-bin-path)" \
-    && for program in ingress booking-worker notification-worker email-worker analytics-worker audit-worker webhook-worker console fleet; do cp "$bin/$program" /out/; done \
+    && for program in ingress booking-worker notification-worker email-worker analytics-worker audit-worker webhook-worker waitlist-worker console fleet; do cp "$bin/$program" /out/; done \
     && cp -R "$bin"/*.resources /out/ \
     && cp -R config /out/config
 

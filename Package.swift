@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "analytics-worker", targets: ["analytics-worker"]),
         .executable(name: "audit-worker", targets: ["audit-worker"]),
         .executable(name: "webhook-worker", targets: ["webhook-worker"]),
+        .executable(name: "waitlist-worker", targets: ["waitlist-worker"]),
         .executable(name: "console", targets: ["console"]),
         .executable(name: "http-ceiling", targets: ["http-ceiling"]),
         .library(name: "Contracts", targets: ["Contracts"]),
@@ -118,12 +119,22 @@ let package = Package(
             path: "Workers/Webhooks"),
         .executableTarget(
             name: "webhook-worker", dependencies: ["Webhooks", "Runtime", "Contracts"], path: "Workers/webhook-worker"),
+        // The waitlist: entries, offers of freed slots, their one-click links, and the worker.
+        .target(
+            name: "Waitlist",
+            dependencies: [
+                "Contracts", "Kafka", "Postgres", "Runtime", "FleetConfiguration", "Notifications",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Workers/Waitlist"),
+        .executableTarget(
+            name: "waitlist-worker", dependencies: ["Waitlist", "Runtime", "Contracts"], path: "Workers/waitlist-worker"),
         // The HTTP API.
         .target(
             name: "Ingress",
             dependencies: [
                 "Contracts", "Kafka", "Postgres", "Clinic", "FleetConfiguration", "Runtime", "Analytics", "Booking", "Notifications", "Audit",
-                "Webhooks", .product(name: "Hummingbird", package: "hummingbird"),
+                "Webhooks", "Waitlist", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -191,7 +202,7 @@ let package = Package(
             name: "IngressTests",
             dependencies: [
                 "Ingress", "Booking", "Notifications", "Email", "Mail", "Analytics", "Runtime", "Clinic", "Contracts", "Kafka",
-                "FleetConfiguration", "Audit", "Webhooks",
+                "FleetConfiguration", "Audit", "Webhooks", "Waitlist",
                 "Postgres",
                 "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),

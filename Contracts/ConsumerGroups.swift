@@ -54,7 +54,10 @@ public enum ConsumerGroups {
         name: "webhook-worker", sources: [Topics.appointmentEvents, Topics.webhookDeliveries],
         ladder: RetryLadder(attemptsPerStage: 1_000_000, initialBackoff: .seconds(1), maxBackoff: .seconds(60), stageDelays: []))
 
-    public static let all = [booking, notification, analytics, email, audit, webhook]
+    /// Offers slots freed by cancellations, rejections and reschedules to waitlisted patients.
+    public static let waitlist = ConsumerGroupSpec(name: "waitlist-worker", sources: [Topics.appointmentEvents])
+
+    public static let all = [booking, notification, analytics, email, audit, webhook, waitlist]
 }
 
 /// A topic name derived from a source topic and a group: a retry stage or the dead letters.

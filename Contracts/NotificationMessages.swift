@@ -5,6 +5,10 @@ import Foundation
 /// What a notification is about. Subjects and texts are chosen per kind, never from free text.
 public enum NotificationKind: String, Codable, Sendable, CaseIterable {
     case booked, confirmed, rejected, cancelled, rescheduled, completed, declined, reminder
+    /// A waitlisted patient is offered a freed slot (with a one-click booking link).
+    case waitlistOffer = "waitlist_offer"
+    /// The slot offered is gone (someone booked it first, or the hold lapsed).
+    case waitlistGone = "waitlist_gone"
 }
 
 public struct EmailRecipient: Codable, Sendable, Equatable {
@@ -69,10 +73,14 @@ public struct EmailRequested: MessagePayload {
     public var previousStartsAt: Date?
     /// Declined: why, as a code (`slot_taken` …).
     public var declineReason: DeclineReason?
+    /// A waitlist offer: the one-click link that books the slot; until when it works.
+    public var link: String?
+    public var linkExpiresAt: Date?
 
     public init(
         idempotencyKey: String, kind: NotificationKind, recipient: EmailRecipient, appointment: AppointmentSummary,
-        changedBy: Role? = nil, previousStartsAt: Date? = nil, declineReason: DeclineReason? = nil
+        changedBy: Role? = nil, previousStartsAt: Date? = nil, declineReason: DeclineReason? = nil, link: String? = nil,
+        linkExpiresAt: Date? = nil
     ) {
         self.idempotencyKey = idempotencyKey
         self.kind = kind
@@ -81,11 +89,16 @@ public struct EmailRequested: MessagePayload {
         self.changedBy = changedBy
         self.previousStartsAt = previousStartsAt
         self.declineReason = declineReason
+        self.link = link
+        self.linkExpiresAt = linkExpiresAt
     }
 
     public func validate() throws(ContractError) {
         try EmailValidation.key(idempotencyKey)
         try EmailValidation.address(recipient.email)
+        if kind == .waitlistOffer, link == nil {
+            throw .invalid(field: "payload.link", reason: "a waitlist offer needs its booking link")
+        }
     }
 }
 

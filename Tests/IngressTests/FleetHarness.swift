@@ -17,6 +17,7 @@ import Prometheus
 import Runtime
 import ServiceLifecycle
 import TestSupport
+import Waitlist
 import Webhooks
 import Testing
 #if canImport(FoundationNetworking)
@@ -54,6 +55,7 @@ struct TestFleet: Sendable {
         var audit = false
         /// The webhook worker with these configuration keys (nil: no webhook worker).
         var webhooks: [String: String]?
+        var waitlist = false
         /// Extra configuration keys for the ingress (e.g. `auth.revocation.refresh`).
         var ingressConfig: [String: String] = [:]
 
@@ -118,6 +120,11 @@ struct TestFleet: Sendable {
             }
             if workers.audit {
                 serviceList += try await Self.program(ConsumerGroups.audit, config: try config([:]), logger: logger, makeWorker: AuditWorker.setup)
+            }
+            if workers.waitlist {
+                serviceList += try await Self.program(
+                    ConsumerGroups.waitlist, config: try config(["ingress.public.url": "http://127.0.0.1:\(port)"]), logger: logger,
+                    makeWorker: WaitlistWorker.setup)
             }
             if let webhookConfig = workers.webhooks {
                 serviceList += try await Self.program(

@@ -9,6 +9,7 @@ import Logging
 import Notifications
 import Prometheus
 import Synchronization
+import Waitlist
 import Webhooks
 
 /// The ingress's stores in memory, for route tests on Hummingbird's in-process client: what a
@@ -40,6 +41,8 @@ final class InMemoryWorld: Sendable {
         var trail: [AuditRecord] = []
         var brokerDown = false
         var webhooks: [UUID: (tenant: UUID, endpoint: WebhookEndpoint)] = [:]
+        var waitlist: [UUID: (tenant: UUID, patient: UUID, entry: WaitlistEntry)] = [:]
+        var waitlistSettings: [UUID: WaitlistSettings] = [:]
     }
 
     let state = Mutex(State())
@@ -55,7 +58,7 @@ final class InMemoryWorld: Sendable {
             directory: Directory(world: self),
             idempotency: Idempotency(world: self), issuedCommands: Issued(world: self), appointments: Appointments(world: self),
             outcomes: Outcomes(world: self), notifications: Inbox(world: self), analytics: NoAnalytics(),
-            webhooks: Webhooks(world: self), slots: NoSlots(),
+            webhooks: Webhooks(world: self), waitlist: Waitlists(world: self), slots: NoSlots(),
             outbox: Outbox(world: self),
             tokens: try await AccessTokens(keys: [.init(id: "k1", secret: TestFleet.secret)], lifetime: accessLifetime),
             passwords: Passwords(cost: 4), databaseCheck: { .success(()) },
@@ -437,6 +440,44 @@ final class InMemoryWorld: Sendable {
                 state.webhooks[endpoint]?.endpoint.status = enabled ? "active" : "disabled"
             }
         }
+    }
+
+    /// Entries and settings; offers are made by the waitlist worker, which route tests do not run.
+    struct Waitlists: WaitlistBook {
+        let world: InMemoryWorld
+
+        func join(
+            tenant: UUID, patient: UUID, doctor: UUID, fromDay: String, toDay: String, earliest: String, latest: String
+        ) async throws -> WaitlistEntry {
+            try world.with { state in
+                let active = state.waitlist.values.filter { $0.tenant == tenant && $0.patient == patient && $0.entry.status == "active" }
+                guard active.count < WaitlistRules.maximumActiveEntries else { throw WaitlistError.tooManyEntries }
+                let entry = WaitlistEntry(
+                    id: UUID(), doctorId: doctor, fromDay: fromDay, toDay: toDay, earliest: earliest, latest: latest, status: "active",
+                    createdAt: Date(), offers: [])
+                state.waitlist[entry.id] = (tenant, patient, entry)
+                return entry
+            }
+        }
+
+        func entries(tenant: UUID, patient: UUID) async throws -> [WaitlistEntry] {
+            world.with { $0.waitlist.values.filter { $0.tenant == tenant && $0.patient == patient }.map(\.entry) }
+        }
+
+        func leave(_ entry: UUID, tenant: UUID, patient: UUID) async throws -> Bool {
+            world.with { state in
+                guard let found = state.waitlist[entry], found.tenant == tenant, found.patient == patient, found.entry.status == "active"
+                else { return false }
+                state.waitlist[entry]?.entry.status = "left"
+                return true
+            }
+        }
+
+        func settings(tenant: UUID) async throws -> WaitlistSettings { world.with { $0.waitlistSettings[tenant] ?? WaitlistSettings() } }
+        func setSettings(_ settings: WaitlistSettings, tenant: UUID) async throws { world.with { $0.waitlistSettings[tenant] = settings } }
+        func claim(token: String?, offer: UUID?, patient: UUID?, tenant: UUID?) async throws -> ClaimedOffer? { nil }
+        func release(_ offer: UUID) async throws {}
+        func offer(token: String) async throws -> (offer: ClaimedOffer, doctorName: String, timeZone: String)? { nil }
     }
 
     struct NoSlots: SlotFinder {

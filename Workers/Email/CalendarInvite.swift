@@ -12,7 +12,7 @@ public enum CalendarInvite {
         switch kind {
         case .booked, .confirmed, .rescheduled: .request
         case .cancelled, .rejected: .cancel
-        case .completed, .declined, .reminder: nil
+        case .completed, .declined, .reminder, .waitlistOffer, .waitlistGone: nil
         }
     }
 

@@ -54,7 +54,8 @@ public struct EmailTemplates: Sendable {
             "isDoctor": request.recipient.role == .doctor, "pending": summary.status == .pending,
             "by": (request.changedBy ?? .system).byline,
             "previous": request.previousStartsAt.map { summary.localText($0) } ?? "",
-            "declineReason": (request.declineReason ?? .notAllowed).explanation,
+            "declineReason": (request.declineReason ?? .notAllowed).explanation, "link": request.link ?? "",
+            "expires": request.linkExpiresAt.map { Self.utcText($0) } ?? "",
         ]
         guard let template = templates[request.kind] else { return Rendered(subject: "CareFleet", text: "", html: "") }
         return template.render(context)
@@ -138,6 +139,18 @@ public struct EmailTemplates: Sendable {
                 "Your booking could not be made",
                 "Hello {{{name}}},\n\nThe appointment with {{{doctor}}} on {{{when}}} could not be booked: {{{declineReason}}}.\n\nCareFleet appointments\n",
                 "<p>The appointment with {{doctor}} on <b>{{when}}</b> could not be booked: {{declineReason}}.</p>"
+            )
+        case .waitlistOffer:
+            return (
+                "A slot is free: {{{doctor}}}, {{{day}}}",
+                "Hello {{{name}}},\n\nA slot you are waiting for is free: {{{doctor}}} on {{{when}}}.\nBook it with one click:\n{{{link}}}\n\nThe link works once, until {{{expires}}}. Others may be offered it too: the first to book gets it.\n\nCareFleet appointments\n",
+                "<p>A slot you are waiting for is free: {{doctor}} on <b>{{when}}</b>.</p><p><a href=\"{{link}}\">Book it with one click</a> (until {{expires}}; the first to book gets it).</p>"
+            )
+        case .waitlistGone:
+            return (
+                "The slot offered is gone: {{{day}}}",
+                "Hello {{{name}}},\n\nThe slot with {{{doctor}}} on {{{when}}} was booked by someone else or the offer lapsed. You stay on the waitlist.\n\nCareFleet appointments\n",
+                "<p>The slot with {{doctor}} on <b>{{when}}</b> was booked by someone else or the offer lapsed. You stay on the waitlist.</p>"
             )
         case .reminder:
             return (

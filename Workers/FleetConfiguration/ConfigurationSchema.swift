@@ -77,6 +77,8 @@ public enum ConfigurationSchema {
         ConfigKey(
             "webhooks.allow.private.addresses",
             "let webhook endpoints name loopback and private addresses over plain http (development and tests only)"),
+        ConfigKey("waitlist.link.secret", "HMAC key of the waitlist's one-click booking links, at least 32 bytes (waitlist worker)", secret: true),
+        ConfigKey("waitlist.tick", "how often the waitlist worker lapses holds and expires past entries, e.g. 15s"),
         ConfigKey("operations.workers", "workers' /health and /metrics for fleet workers and the console: name=http://host:port,…"),
         ConfigKey("console.session.ttl", "how long a console sign-in lasts, e.g. 8h"),
         ConfigKey("console.refresh.interval", "how often the console's live pages update, e.g. 1s"),

@@ -11,6 +11,7 @@ import Logging
 import Notifications
 import Postgres
 import Prometheus
+import Waitlist
 import Webhooks
 import Runtime
 import ServiceLifecycle
@@ -38,8 +39,10 @@ public enum IngressApplication {
         AuditRoutes(services: services).add(to: v1)
         TenantRoutes(services: services).add(to: v1)
         WebhookRoutes(services: services).add(to: v1)
+        WaitlistRoutes(services: services).add(to: v1)
         let root = Routes(group: router.group(""), prefix: "", table: table)
         VerificationPage(services: services).add(to: root)
+        WaitlistOfferPage(services: services).add(to: root)
         OperationsRoutes(services: services, table: table).add(to: root)
         return router
     }
@@ -192,7 +195,7 @@ public struct IngressProgram {
             directory: PostgresDirectoryStore(pool: pool), idempotency: PostgresIdempotencyStore(pool: pool), issuedCommands: issued,
             appointments: PostgresAppointmentReads(pool: pool), outcomes: PostgresCommandOutcomes(pool: pool),
             notifications: PostgresNotificationInbox(pool: pool), analytics: PostgresAnalyticsReports(pool: pool),
-            webhooks: PostgresWebhookRegistry(pool: pool), slots: slots, outbox: outbox, tokens: tokens, passwords: Passwords(cost: try config.int("auth.bcrypt.cost", default: 12)),
+            webhooks: PostgresWebhookRegistry(pool: pool), waitlist: PostgresWaitlistBook(pool: pool), slots: slots, outbox: outbox, tokens: tokens, passwords: Passwords(cost: try config.int("auth.bcrypt.cost", default: 12)),
             databaseCheck: { () async -> Result<Void, any Error> in
                 do {
                     try await pool.query("SELECT 1")

@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import Notifications
 import Prometheus
+import Waitlist
 import Webhooks
 
 /// Everything the routes use, each behind a protocol: the real program wires PostgreSQL and
@@ -24,6 +25,7 @@ public struct IngressServices: Sendable {
     public var notifications: any NotificationInbox
     public var analytics: any AnalyticsReports
     public var webhooks: any WebhookRegistry
+    public var waitlist: any WaitlistBook
     public var slots: any SlotFinder
     public var outbox: any MessageOutbox
     public var tokens: AccessTokens
@@ -47,7 +49,8 @@ public struct IngressServices: Sendable {
     public init(
         identity: any IdentityStore, tenants: any TenantAdministration, audit: any AuditTrail, sessions: any SessionStore, directory: any DirectoryStore, idempotency: any IdempotencyStore,
         issuedCommands: any IssuedCommandLog, appointments: any AppointmentReads, outcomes: any CommandOutcomes,
-        notifications: any NotificationInbox, analytics: any AnalyticsReports, webhooks: any WebhookRegistry, slots: any SlotFinder, outbox: any MessageOutbox,
+        notifications: any NotificationInbox, analytics: any AnalyticsReports, webhooks: any WebhookRegistry,
+        waitlist: any WaitlistBook, slots: any SlotFinder, outbox: any MessageOutbox,
         tokens: AccessTokens, passwords: Passwords, databaseCheck: @escaping @Sendable () async -> Result<Void, any Error>,
         settings: IngressSettings, metrics: PrometheusCollectorRegistry, logger: Logger
     ) {
@@ -63,6 +66,7 @@ public struct IngressServices: Sendable {
         self.notifications = notifications
         self.analytics = analytics
         self.webhooks = webhooks
+        self.waitlist = waitlist
         self.slots = slots
         self.outbox = outbox
         self.tokens = tokens

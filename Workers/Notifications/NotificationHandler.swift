@@ -143,28 +143,43 @@ public struct NotificationHandler: BatchMessageHandler {
 }
 
 /// One in-app notification to store.
-struct InboxDraft {
-    var source: String
-    var recipient: UUID
-    var tenant: UUID
-    var kind: NotificationKind
-    var appointment: UUID
-    var title: String
-    var body: String
+public struct InboxDraft: Sendable {
+    public var source: String
+    public var recipient: UUID
+    public var tenant: UUID
+    public var kind: NotificationKind
+    public var appointment: UUID?
+    public var title: String
+    public var body: String
     var key: InboxKey { InboxKey(source: source, recipient: recipient) }
+
+    public init(source: String, recipient: UUID, tenant: UUID, kind: NotificationKind, appointment: UUID?, title: String, body: String) {
+        self.source = source
+        self.recipient = recipient
+        self.tenant = tenant
+        self.kind = kind
+        self.appointment = appointment
+        self.title = title
+        self.body = body
+    }
 }
 
 /// A notification's identity: its source (event id or reminder key) and recipient.
-struct InboxKey: Hashable {
-    var source: String
-    var recipient: UUID
+public struct InboxKey: Hashable, Sendable {
+    public var source: String
+    public var recipient: UUID
+
+    public init(source: String, recipient: UUID) {
+        self.source = source
+        self.recipient = recipient
+    }
 }
 
-/// The in-app notification store.
-enum Inbox {
+/// The in-app notification store (the notification and waitlist workers write it).
+public enum Inbox {
     /// Stores each notification once per source and recipient, in one statement; returns them as
     /// stored (the first time's, when a source is delivered again).
-    static func store(_ drafts: [InboxDraft], on connection: PostgresConnection) async throws -> [InboxKey: InAppNotificationCreated] {
+    public static func store(_ drafts: [InboxDraft], on connection: PostgresConnection) async throws -> [InboxKey: InAppNotificationCreated] {
         var seen: Set<InboxKey> = []
         // A statement may not update one row twice: a source delivered twice in a batch is stored once.
         let unique = drafts.filter { seen.insert($0.key).inserted }
@@ -195,7 +210,7 @@ enum Inbox {
     }
 
     /// Those of `users` whose preference allows email (the default).
-    static func wantingEmail(_ users: Set<UUID>, on connection: PostgresConnection) async throws -> Set<UUID> {
+    public static func wantingEmail(_ users: Set<UUID>, on connection: PostgresConnection) async throws -> Set<UUID> {
         guard !users.isEmpty else { return [] }
         let rows = try await connection.query(
             "SELECT user_id FROM notify.preferences WHERE user_id = ANY($1::uuid[]) AND NOT email_enabled", [Array(users)])
@@ -207,8 +222,8 @@ enum Inbox {
 /// the event it answers: announcements of stored notifications to every ingress's event streams
 /// (a redelivered event announces them again, and the streams send each once) and email requests,
 /// both keyed by their recipient.
-enum CausedRecords {
-    static func make<Payload: MessagePayload>(
+public enum CausedRecords {
+    public static func make<Payload: MessagePayload>(
         _ payloads: [Payload], keyedBy recipient: (Payload) -> UUID, causedBy cause: EnvelopeMetadata, to topic: String
     ) throws -> [ProducerRecord] {
         try payloads.map { payload in
@@ -220,13 +235,13 @@ enum CausedRecords {
         }
     }
 
-    static func announcements(_ notifications: [InAppNotificationCreated], causedBy cause: EnvelopeMetadata, to topic: String) throws
+    public static func announcements(_ notifications: [InAppNotificationCreated], causedBy cause: EnvelopeMetadata, to topic: String) throws
         -> [ProducerRecord]
     {
         try make(notifications, keyedBy: \.recipientId, causedBy: cause, to: topic)
     }
 
-    static func emails(_ requests: [EmailRequested], causedBy cause: EnvelopeMetadata, to topic: String) throws -> [ProducerRecord] {
+    public static func emails(_ requests: [EmailRequested], causedBy cause: EnvelopeMetadata, to topic: String) throws -> [ProducerRecord] {
         try make(requests, keyedBy: \.recipient.userId, causedBy: cause, to: topic)
     }
 }
@@ -234,7 +249,7 @@ enum CausedRecords {
 extension KafkaProducer {
     /// Hands every record to the producer at once and waits for all acknowledgements: the
     /// records share the producer's linger window, so a batch costs one wait, not one each.
-    func sendAll(_ records: [ProducerRecord]) async throws {
+    public func sendAll(_ records: [ProducerRecord]) async throws {
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             for record in records {
                 tasks.addTask { _ = try await self.send(record) }
@@ -245,22 +260,24 @@ extension KafkaProducer {
 }
 
 /// Names, addresses and the doctor's time zone (read from the identity and directory schemas).
-struct AppointmentDirectory {
+public struct AppointmentDirectory: Sendable {
     let pool: PostgresPool
 
-    /// A user as notifications need them.
-    struct Person {
-        var id: UUID
-        var tenant: UUID
-        var email: String
-        var name: String
-        /// A doctor's time zone; nil for everyone else.
-        var timeZone: String?
+    public init(pool: PostgresPool) { self.pool = pool }
 
-        func recipient(as role: Role) -> EmailRecipient { EmailRecipient(userId: id, email: email, name: name, role: role) }
+    /// A user as notifications need them.
+    public struct Person: Sendable {
+        public var id: UUID
+        public var tenant: UUID
+        public var email: String
+        public var name: String
+        /// A doctor's time zone; nil for everyone else.
+        public var timeZone: String?
+
+        public func recipient(as role: Role) -> EmailRecipient { EmailRecipient(userId: id, email: email, name: name, role: role) }
     }
 
-    func people(_ ids: [UUID]) async throws -> [UUID: Person] {
+    public func people(_ ids: [UUID]) async throws -> [UUID: Person] {
         guard !ids.isEmpty else { return [:] }
         let rows = try await pool.query(
             """

@@ -86,6 +86,10 @@ public struct NotificationPlan: Sendable, Equatable {
             return ("Booking not possible", "With \(summary.doctorName) on \(when): \((declineReason ?? .notAllowed).explanation).")
         case .reminder:
             return ("Appointment reminder", "With \(counterpart) on \(when).")
+        case .waitlistOffer:
+            return ("A slot on your waitlist is free", "With \(summary.doctorName) on \(when). Book it from your waitlist or the emailed link.")
+        case .waitlistGone:
+            return ("The slot offered is gone", "With \(summary.doctorName) on \(when): it was booked or the offer lapsed.")
         }
     }
 }
