@@ -212,7 +212,8 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]),
         // The console in a real browser (headless Chromium over WebDriver), against real processes.
-        .testTarget(name: "ConsoleTests", dependencies: ["Console", "Operations", "Clinic", "Contracts", "Kafka", "Postgres", "TestSupport"]),
+        .testTarget(
+            name: "ConsoleTests", dependencies: ["Console", "Operations", "Clinic", "Contracts", "Kafka", "Postgres", "TestSupport", "Waitlist"]),
         .testTarget(name: "DeploymentTests", dependencies: ["FleetConfiguration", "TestSupport"]),
         .testTarget(name: "FleetTests", dependencies: ["Contracts", "Kafka", "Postgres", "Migrations", "FleetConfiguration", "TestSupport"]),
     ]

@@ -1,9 +1,11 @@
+import Clinic
 import Contracts
 import Foundation
 import Kafka
 import Operations
 import TestSupport
 import Testing
+import Waitlist
 
 /// The console in headless Chromium, driven like an operator would: sign in, watch lag move,
 /// read and replay a dead letter, look at the workers and the analytics. A screenshot of every
@@ -55,6 +57,100 @@ struct ConsoleBrowserTests {
                 throw error
             }
         }
+    }
+
+    /// A waitlisted patient opens the emailed one-click link of a freed slot in a browser and
+    /// books it with the page's button; the booking worker books it under the offer's id.
+    @Test(.enabled(if: WebDriver.isInstalled, "needs chromium and chromium-driver (scripts/bootstrap installs them)"))
+    func aWaitlistedPatientBooksAFreedSlotFromTheOfferPage() async throws {
+        try await ConsoleFixture.with(live: true) { fleet in
+            let browser = try await WebDriver(width: 900, height: 600)
+            do {
+                try await waitlistOffer(browser, fleet)
+                await browser.quit()
+            } catch {
+                try? await browser.screenshot(to: Self.screenshots + "/failure-waitlist.png")
+                await browser.quit()
+                throw error
+            }
+        }
+    }
+
+    func waitlistOffer(_ browser: WebDriver, _ fleet: ConsoleFixture) async throws {
+        let hash = try await Passwords(cost: 4).hash(ConsoleFixture.password)
+        let booker = try await PostgresIdentityStore(pool: fleet.pool).createAccount(
+            NewAccount(
+                tenantId: fleet.clinic, email: "sam@riverside.test", passwordHash: hash, role: .patient, displayName: "Sam Sooner",
+                emailVerified: true),
+            audit: AuditEntry("test_account", tenant: fleet.clinic, user: nil))
+        _ = booker
+        try await browser.open(fleet.ingressURL + "/health/live")
+        let day = String(WireCoding.formatTimestamp(Date().addingTimeInterval(3 * 86400)).prefix(10))
+        let setup: [String: String] = [
+            "tenant": fleet.clinic.canonical, "password": ConsoleFixture.password, "doctor": try #require(fleet.doctors.first).canonical,
+            "day": day,
+        ]
+        // Pat joins the waitlist for the day; Sam books a slot that day and cancels it.
+        _ = try await browser.execute(
+            """
+            const setup = arguments[0];
+            window.state = 'starting';
+            const login = async (email) => {
+              const answer = await fetch('/v1/auth/login', {method: 'POST',
+                headers: {'Content-Type': 'application/json', 'X-Tenant-Id': setup.tenant},
+                body: JSON.stringify({email: email, password: setup.password})});
+              return {'Authorization': 'Bearer ' + (await answer.json()).accessToken, 'Content-Type': 'application/json'};
+            };
+            (async () => {
+              const pat = await login('pat@riverside.test');
+              const sam = await login('sam@riverside.test');
+              const joined = await fetch('/v1/waitlist', {method: 'POST', headers: pat,
+                body: JSON.stringify({doctorId: setup.doctor, fromDay: setup.day, toDay: setup.day})});
+              if (joined.status !== 201) throw 'join: ' + joined.status;
+              const slots = await (await fetch('/v1/doctors/' + setup.doctor + '/slots?from=' + setup.day + '&to=' + setup.day, {headers: sam})).json();
+              const booked = await (await fetch('/v1/appointments', {method: 'POST', headers: sam,
+                body: JSON.stringify({doctorId: setup.doctor, startsAt: slots.slots[2].startsAt})})).json();
+              for (;;) {
+                const status = await (await fetch(booked.commandUrl, {headers: sam})).json();
+                if (status.status !== 'pending') break;
+                await new Promise((resolve) => setTimeout(resolve, 50));
+              }
+              const cancelled = await fetch('/v1/appointments/' + booked.appointmentId + '/cancel', {method: 'POST', headers: sam,
+                body: JSON.stringify({reason: 'plans changed'})});
+              window.state = 'cancelled: ' + cancelled.status;
+            })().catch((error) => { window.state = 'failed: ' + error; });
+            """, [setup])
+        try await browser.wait("the slot booked and cancelled", timeout: .seconds(30)) {
+            (try await browser.execute("return window.state;") as? String)?.hasPrefix("cancelled") == true
+        }
+        #expect(try await browser.execute("return window.state;") as? String == "cancelled: 202")
+        var offer: UUID?
+        try await eventually(timeout: .seconds(15), "the waitlist worker offers the slot") {
+            offer = try await fleet.pool.query(
+                "SELECT id FROM booking.waitlist_offers WHERE patient_id = $1 AND status = 'open'", [fleet.patient]
+            ).first?.decode(UUID.self, 0)
+            return offer != nil
+        }
+        // The link as the email carries it (its token is derived from the offer id and the test configuration's secret).
+        let links = WaitlistLinks(secret: "dev-only-waitlist-link-secret-0123456789abcdef", publicURL: fleet.ingressURL)
+        try await browser.open(links.link(offer: try #require(offer)))
+        #expect(try await browser.execute("return document.querySelector('h1').textContent;") as? String == "A slot is free")
+        try await browser.screenshot(to: Self.screenshots + "/11-waitlist-offer.png")
+        try await browser.element("#book").click()
+        try await browser.wait("the booking request sent", timeout: .seconds(15)) {
+            (try await browser.execute("return document.querySelector('h1') && document.querySelector('h1').textContent;") as? String)
+                == "Your booking request is on its way"
+        }
+        try await browser.screenshot(to: Self.screenshots + "/12-waitlist-requested.png")
+        try await eventually(timeout: .seconds(15), "the booking worker books the offered slot under the offer's id") {
+            try await fleet.pool.query(
+                "SELECT 1 FROM booking.appointments WHERE id = $1 AND patient_id = $2 AND status IN ('pending', 'confirmed')",
+                [try #require(offer), fleet.patient]
+            ).count == 1
+        }
+        // The link has done its work: opening it again says so.
+        try await browser.open(links.link(offer: try #require(offer)))
+        #expect(try await browser.execute("return document.querySelector('h1').textContent;") as? String == "This slot can no longer be booked")
     }
 
     func liveNotification(_ browser: WebDriver, _ fleet: ConsoleFixture) async throws {

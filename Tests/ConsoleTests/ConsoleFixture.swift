@@ -54,11 +54,17 @@ struct ConsoleFixture: Sendable {
             ]
             var workers: [String: String] = [:]
             var processes: [ProgramProcess] = []
-            let running = ["booking-worker", "analytics-worker"] + (live ? ["notification-worker"] : [])
+            let ingressPort = try freeLoopbackPort()
+            let running = ["booking-worker", "analytics-worker"] + (live ? ["notification-worker", "waitlist-worker"] : [])
             for name in running {
                 let port = try freeLoopbackPort()
                 workers[name] = "http://127.0.0.1:\(port)"
-                processes.append(try await ProgramProcess(name, environment: common.merging(["CAREFLEET_HTTP_PORT": String(port)]) { $1 }))
+                processes.append(
+                    try await ProgramProcess(
+                        name,
+                        environment: common.merging([
+                            "CAREFLEET_HTTP_PORT": String(port), "CAREFLEET_INGRESS_PUBLIC_URL": "http://127.0.0.1:\(ingressPort)",
+                        ]) { $1 }))
             }
             // A worker the configuration names but that does not run: the console must say so.
             workers["email-worker"] = "http://127.0.0.1:\(try freeLoopbackPort())"
@@ -74,7 +80,7 @@ struct ConsoleFixture: Sendable {
                 namespace: namespace, databaseURL: url, kafka: kafka, consoleURL: "http://127.0.0.1:\(consolePort)", pool: pool,
                 clinic: people.clinic, doctors: people.doctors, patient: people.patient, workers: workers)
             if live {
-                let port = try freeLoopbackPort()
+                let port = ingressPort
                 processes.append(
                     try await ProgramProcess(
                         "ingress",
