@@ -125,6 +125,37 @@ struct WaitlistTests {
         }
     }
 
+    /// A rejection and a reschedule free slots too (the reschedule its previous time, while its
+    /// new time closes offers of that slot); an entry whose last day has passed expires.
+    @Test func rejectionsAndReschedulesFreeSlotsAndPastEntriesExpire() async throws {
+        try await TestFleet.with(workers: .init(waitlist: true)) { fleet in
+            let admin = try await fleet.admin()
+            let doctor = try await fleet.doctor(
+                by: admin, timeZone: "UTC", hours: ("08:00", "18:00"), slotMinutes: 30, requiresConfirmation: true)
+            let booker = try await fleet.register("Booker")
+            let waiting = try await fleet.register("Waiting")
+            let day = TestFleet.day(5)
+            _ = try await Self.join(fleet, waiting, doctor: doctor.id, day: day)
+            let expiring = try await Self.join(fleet, waiting, doctor: doctor.id, day: TestFleet.day(-1))
+            let rejected = try await fleet.book(booker, doctor: doctor.id, startsAt: "\(day)T10:00:00Z")
+            try await fleet.act("reject", on: rejected, ["reason": "fully booked"], as: doctor.session)
+            let moved = try await fleet.book(booker, doctor: doctor.id, startsAt: "\(day)T11:00:00Z")
+            try await fleet.act("reschedule", on: moved, ["startsAt": "\(day)T16:00:00Z"], as: booker)
+            try await eventually(timeout: .seconds(10), "both freed slots offered") { try await Self.offers(fleet, waiting).count == 2 }
+            let starts = try await Self.offers(fleet, waiting).compactMap { $0["startsAt"] as? String }.sorted()
+            #expect(starts.map { $0.prefix(16) } == ["\(day)T10:00", "\(day)T11:00"], "\(starts)")
+            try await eventually(timeout: .seconds(10), "the entry of yesterday expires") {
+                let entries = try await fleet.api.get("/v1/waitlist", token: waiting.accessToken).json["items"] as? [[String: Any]] ?? []
+                return entries.first { $0["id"] as? String == expiring }?["status"] as? String == "expired"
+            }
+            // Someone books the freed 10:00 directly: the offer closes and the waiting patient hears it is gone.
+            let other = try await fleet.register("Other")
+            _ = try await fleet.book(other, doctor: doctor.id, startsAt: "\(day)T10:00:00Z")
+            try await eventually(timeout: .seconds(10), "the 10:00 offer closes") { try await Self.offers(fleet, waiting).count == 1 }
+            #expect(try await !Self.notices(fleet, waiting, kind: "waitlist_gone").isEmpty)
+        }
+    }
+
     @Test func oneByOneOffersTheNextPatientOnlyWhenTheHoldLapses() async throws {
         try await TestFleet.with(workers: .init(waitlist: true)) { fleet in
             let admin = try await fleet.admin()

@@ -161,21 +161,25 @@ struct WebhookTests {
 
     @Test func retryAfterIsHonouredRefusalsAreDeadLetteredAndOnlySubscribedTypesSent() async throws {
         let receiver = try await WebhookReceiver()
-        try await TestFleet.with(workers: .init(webhooks: [:])) { fleet in
+        try await TestFleet.with(workers: .init(webhooks: ["webhook.timeout": "1s"])) { fleet in
             let admin = try await fleet.admin()
             let doctor = try await fleet.doctor(by: admin)
             let patient = try await fleet.register("Busy")
+            // A receiver that does not answer within the worker's timeout is tried again.
+            let slow = try await Self.register(fleet, admin, url: receiver.url("/slow"), eventTypes: ["appointment.booked"])
             let busy = try await Self.register(fleet, admin, url: receiver.url("/busy"), eventTypes: ["appointment.booked"])
             let wrong = try await Self.register(fleet, admin, url: receiver.url("/wrong-secret"), eventTypes: ["appointment.booked"])
             // The receiver of /wrong-secret holds another secret: it refuses every delivery (401).
             let otherSecret = WebhookSigning.newSecret()
             try receiver.set([
                 "/busy": .init(status: 429, retryAfter: 3, secret: busy.secret), "/wrong-secret": .init(status: 200, secret: otherSecret),
+                "/slow": .init(status: 200, hangSeconds: 5),
             ])
             let slot = try await fleet.firstFreeSlot(doctor.id, token: patient.accessToken)
             let appointment = try await fleet.book(patient, doctor: doctor.id, startsAt: slot.startsAt)
             try await fleet.act("cancel", on: appointment, ["reason": "plans changed"], as: patient)
             try await eventually(timeout: .seconds(20), "the busy endpoint is tried") { !receiver.received("/busy").isEmpty }
+            try await eventually(timeout: .seconds(20), "the slow endpoint is tried") { !receiver.received("/slow").isEmpty }
             try receiver.set(["/busy": .init(status: 200, secret: busy.secret), "/wrong-secret": .init(status: 200, secret: otherSecret)])
             try await eventually(timeout: .seconds(20), "delivered after Retry-After") { receiver.received("/busy").count >= 2 }
             try await fleet.caughtUp([ConsumerGroups.webhook])
@@ -184,6 +188,14 @@ struct WebhookTests {
             // The ladder's first backoff is 1 s; the receiver asked for 3.
             #expect(tries[1].at - tries[0].at >= 2.9, "waited \(tries[1].at - tries[0].at) s")
             #expect(tries.allSatisfy { $0.type == "appointment.booked" }, "the cancellation is not subscribed")
+
+            try await eventually(timeout: .seconds(20), "the slow endpoint answers in time at last") {
+                receiver.received("/slow").contains { !$0.hung }
+            }
+            let slowLog = try await Self.log(fleet, admin, endpoint: slow.id)
+            #expect(slowLog.first?["status"] as? String == "delivered")
+            #expect((slowLog.first?["attempts"] as? Int ?? 0) >= 2, "timed out first: \(slowLog)")
+            #expect(receiver.received("/slow").filter { !$0.hung }.count == 1)
 
             let refused = receiver.received("/wrong-secret")
             #expect(refused.count == 1, "a 4xx is not retried: \(refused.count)")
