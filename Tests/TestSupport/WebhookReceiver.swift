@@ -14,12 +14,29 @@ public final class WebhookReceiver: @unchecked Sendable {  // the process is onl
         public var hangSeconds: Double?
         /// When set, the receiver verifies signatures with it and answers 401 to a wrong one.
         public var secret: String?
+        /// How the path's first `count` requests answer instead (status, retryAfter, hangSeconds).
+        public var first: First?
 
-        public init(status: Int = 200, retryAfter: Int? = nil, hangSeconds: Double? = nil, secret: String? = nil) {
+        public struct First: Encodable, Sendable {
+            public var count: Int
+            public var status: Int?
+            public var retryAfter: Int?
+            public var hangSeconds: Double?
+
+            public init(count: Int = 1, status: Int? = nil, retryAfter: Int? = nil, hangSeconds: Double? = nil) {
+                self.count = count
+                self.status = status
+                self.retryAfter = retryAfter
+                self.hangSeconds = hangSeconds
+            }
+        }
+
+        public init(status: Int = 200, retryAfter: Int? = nil, hangSeconds: Double? = nil, secret: String? = nil, first: First? = nil) {
             self.status = status
             self.retryAfter = retryAfter
             self.hangSeconds = hangSeconds
             self.secret = secret
+            self.first = first
         }
     }
 

@@ -32,7 +32,14 @@ public protocol MessageHandler: Sendable {
 public protocol BatchMessageHandler: Sendable {
     /// The most messages handed over at once.
     var maxBatchSize: Int { get }
+    /// The most messages of one source topic (namespaced) handed over at once, for a handler
+    /// whose sources want different batches (default: `maxBatchSize`).
+    func maxBatchSize(forSource source: String) -> Int
     func handle(batch: [IncomingMessage]) async -> [Result<Void, any Error>]
+}
+
+extension BatchMessageHandler {
+    public func maxBatchSize(forSource source: String) -> Int { maxBatchSize }
 }
 
 /// Runs a one-at-a-time handler where a batch handler is expected.

@@ -77,7 +77,7 @@ final class PartitionLane: Sendable {
             let taken = state.withLock { state -> [KafkaMessage]?? in
                 if state.closed { return .some(nil) }
                 guard !state.queue.isEmpty else { return nil }
-                let count = min(state.queue.count, role.stage > 0 ? 1 : context.handler.maxBatchSize)
+                let count = min(state.queue.count, role.stage > 0 ? 1 : max(1, context.handler.maxBatchSize(forSource: role.source)))
                 let batch = Array(state.queue.prefix(count))
                 state.queue.removeFirst(count)
                 state.busy = true

@@ -39,6 +39,30 @@ struct WaitlistDesk: Sendable {
         var expiresAt: Date
     }
 
+    /// Of some doctors: those with patients waiting, and those with offers that can still be booked.
+    struct Concerned: Sendable {
+        var waitedFor: Set<UUID> = []
+        var offered: Set<UUID> = []
+    }
+
+    func concerned(doctors: Set<UUID>) async throws -> Concerned {
+        guard !doctors.isEmpty else { return Concerned() }
+        var concerned = Concerned()
+        for row in try await pool.query(
+            """
+            SELECT d.id,
+                   EXISTS (SELECT 1 FROM booking.waitlist_entries e WHERE e.doctor_id = d.id AND e.status = 'active'),
+                   EXISTS (SELECT 1 FROM booking.waitlist_offers o WHERE o.doctor_id = d.id AND o.status IN ('open', 'claimed'))
+            FROM unnest($1::uuid[]) AS d(id)
+            """, [Array(doctors)])
+        {
+            let doctor = try row.decode(UUID.self, 0)
+            if try row.decode(Bool.self, 1) { concerned.waitedFor.insert(doctor) }
+            if try row.decode(Bool.self, 2) { concerned.offered.insert(doctor) }
+        }
+        return concerned
+    }
+
     // MARK: - Offering
 
     /// Offers a freed slot to the active entries whose window holds it, per the clinic's mode,

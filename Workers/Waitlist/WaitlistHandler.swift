@@ -8,12 +8,62 @@ import Runtime
 /// time) frees a slot, which is offered to the waitlist; a booking (or a reschedule's new time)
 /// takes a slot, which closes its offers. Booking an offered slot is an ordinary booking request,
 /// decided by the booking worker, so an offer never double-books.
-public struct WaitlistHandler: MessageHandler {
+public struct WaitlistHandler: BatchMessageHandler, MessageHandler {
     let desk: WaitlistDesk
 
+    public var maxBatchSize: Int { 500 }
+
+    /// Most events concern doctors nobody waits for: one query per batch finds the doctors with
+    /// active entries or live offers, and only their events are handled (one at a time, in order).
+    public func handle(batch messages: [IncomingMessage]) async -> [Result<Void, any Error>] {
+        var results = [Result<Void, any Error>](repeating: .success(()), count: messages.count)
+        var events: [(index: Int, message: IncomingMessage, event: AppointmentEvent)] = []
+        for (index, message) in messages.enumerated() {
+            do {
+                events.append((index, message, try AppointmentEvent(message.decoded)))
+            } catch {
+                results[index] = .failure(error)
+            }
+        }
+        let concerned: WaitlistDesk.Concerned
+        do {
+            concerned = try await desk.concerned(doctors: Set(events.compactMap { Self.relevantDoctor($0.event) }))
+        } catch {
+            for event in events { results[event.index] = .failure(error) }
+            return results
+        }
+        for (index, message, event) in events where Self.matters(event, concerned) {
+            do {
+                try await handle(event, message)
+            } catch {
+                results[index] = .failure(error)
+            }
+        }
+        return results
+    }
+
+    /// The doctor whose waitlist an event may touch (nil for events that never do).
+    static func relevantDoctor(_ event: AppointmentEvent) -> UUID? {
+        switch event {
+        case .cancelled, .rejected, .rescheduled, .booked: event.doctorId
+        case .declined, .confirmed, .completed, .noShow, .noteAdded: nil
+        }
+    }
+
+    /// A freed slot matters where patients wait; a taken one where offers are live, or may have
+    /// been made by an earlier event of the same batch (wherever patients wait).
+    static func matters(_ event: AppointmentEvent, _ concerned: WaitlistDesk.Concerned) -> Bool {
+        guard let doctor = relevantDoctor(event) else { return false }
+        return concerned.waitedFor.contains(doctor) || concerned.offered.contains(doctor)
+    }
+
     public func handle(_ message: IncomingMessage) async throws {
+        try await handle(try AppointmentEvent(message.decoded), message)
+    }
+
+    func handle(_ event: AppointmentEvent, _ message: IncomingMessage) async throws {
         let cause = message.metadata
-        switch try AppointmentEvent(message.decoded) {
+        switch event {
         case .cancelled(let event):
             try await desk.offerFreedSlot(Self.slot(event.appointment, cause), excluding: event.appointment.patientId, cause: cause)
         case .rejected(let event):
@@ -51,7 +101,7 @@ public enum WaitlistWorker {
             inAppTopic: environment.namespace.topicName(Topics.inAppNotifications.name), logger: environment.logger)
         let tick = try config.duration("waitlist.tick", default: .seconds(15))
         return WorkerSetup(
-            handler: OneAtATime(WaitlistHandler(desk: desk)),
+            handler: WaitlistHandler(desk: desk),
             services: [
                 PeriodicTask("lapsing waitlist holds and expiring entries", every: tick, logger: environment.logger) {
                     try await desk.lapseHolds()

@@ -18,7 +18,7 @@ import Runtime
 ///
 /// At least once: a worker killed after the POST and before the log line sends the delivery
 /// again, with the same `webhook-id`, which receivers use to drop the copy.
-public struct WebhookHandler: MessageHandler {
+public struct WebhookHandler: BatchMessageHandler, MessageHandler {
     let store: WebhookStore
     let producer: KafkaProducer
     let deliveriesTopic: String
@@ -27,34 +27,74 @@ public struct WebhookHandler: MessageHandler {
     let disableAfter: Duration
     let logger: Logger
 
+    /// Events are fanned out a batch at a time (one lookup of the batch's tenants' endpoints: a
+    /// clinic without endpoints costs one query per batch, not per event); deliveries go one at a
+    /// time, so a failing one holds its partition before the next is tried.
+    public var maxBatchSize: Int { 500 }
+
+    public func maxBatchSize(forSource source: String) -> Int { source == deliveriesTopic ? 1 : maxBatchSize }
+
     public func handle(_ message: IncomingMessage) async throws {
-        if let request = message.envelope(as: WebhookDeliveryRequested.self) {
-            try await deliver(request)
-        } else {
-            let event = try AppointmentEvent(message.decoded)
-            try await fanOut(event, message)
+        try await handle(batch: [message]).first?.get()
+    }
+
+    public func handle(batch messages: [IncomingMessage]) async -> [Result<Void, any Error>] {
+        if messages.count == 1, let request = messages[0].envelope(as: WebhookDeliveryRequested.self) {
+            do {
+                try await deliver(request)
+                return [.success(())]
+            } catch {
+                return [.failure(error)]
+            }
         }
+        var results = [Result<Void, any Error>](repeating: .success(()), count: messages.count)
+        var events: [(index: Int, message: IncomingMessage, event: AppointmentEvent)] = []
+        for (index, message) in messages.enumerated() {
+            do {
+                events.append((index, message, try AppointmentEvent(message.decoded)))
+            } catch {
+                results[index] = .failure(error)
+            }
+        }
+        do {
+            try await fanOut(events.map { ($0.message, $0.event) })
+        } catch {
+            for event in events { results[event.index] = .failure(error) }
+        }
+        return results
     }
 
     // MARK: - Fan-out
 
-    private func fanOut(_ event: AppointmentEvent, _ message: IncomingMessage) async throws {
-        let eventType = message.metadata.type
-        let webhookId = message.metadata.id.canonical
-        let endpoints = try await store.fanOut(
-            tenant: message.metadata.tenantId, eventType: eventType, webhookId: webhookId, appointmentId: event.appointmentId)
+    /// One `webhook.delivery_requested` per event and active endpoint of its tenant subscribed to
+    /// its type, each with a `pending` line in the endpoint's log.
+    private func fanOut(_ events: [(message: IncomingMessage, event: AppointmentEvent)]) async throws {
+        guard !events.isEmpty else { return }
+        let endpoints = try await store.activeEndpoints(tenants: Set(events.map { $0.message.metadata.tenantId }))
         guard !endpoints.isEmpty else { return }
-        let body = try Self.body(of: message)
-        let records = try endpoints.map { endpoint in
-            let envelope = Envelope(
-                correlationId: message.metadata.correlationId, causationId: message.metadata.id, tenantId: message.metadata.tenantId,
-                actor: Principal(role: .system, userId: nil),
-                payload: WebhookDeliveryRequested(
-                    endpointId: endpoint, webhookId: webhookId, eventType: eventType, appointmentId: event.appointmentId, body: body))
-            return ProducerRecord(
-                topic: deliveriesTopic, key: endpoint.canonical, value: try envelope.encoded(),
-                headers: [KafkaHeader(HeaderName.correlationId, message.metadata.correlationId)])
+        var pending: [WebhookStore.Pending] = []
+        var records: [ProducerRecord] = []
+        for (message, event) in events {
+            let eventType = message.metadata.type
+            let webhookId = message.metadata.id.canonical
+            let targets = endpoints.filter { $0.tenant == message.metadata.tenantId && $0.eventTypes.contains(eventType) }
+            guard !targets.isEmpty else { continue }
+            let body = try Self.body(of: message)
+            for endpoint in targets {
+                pending.append(.init(endpoint: endpoint.id, webhookId: webhookId, eventType: eventType, appointmentId: event.appointmentId))
+                let envelope = Envelope(
+                    correlationId: message.metadata.correlationId, causationId: message.metadata.id, tenantId: message.metadata.tenantId,
+                    actor: Principal(role: .system, userId: nil),
+                    payload: WebhookDeliveryRequested(
+                        endpointId: endpoint.id, webhookId: webhookId, eventType: eventType, appointmentId: event.appointmentId, body: body))
+                records.append(
+                    ProducerRecord(
+                        topic: deliveriesTopic, key: endpoint.id.canonical, value: try envelope.encoded(),
+                        headers: [KafkaHeader(HeaderName.correlationId, message.metadata.correlationId)]))
+            }
         }
+        guard !records.isEmpty else { return }
+        try await store.logPending(pending)
         _ = try await producer.send(records)
     }
 

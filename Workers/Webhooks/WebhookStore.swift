@@ -16,21 +16,44 @@ struct WebhookStore: Sendable {
         var isDelivered: Bool
     }
 
-    /// The tenant's active endpoints subscribed to `eventType`, each with a `pending` line in its
-    /// log for this event (kept as it is when the event is fanned out again).
-    func fanOut(tenant: UUID, eventType: String, webhookId: String, appointmentId: UUID?) async throws -> [UUID] {
+    /// An endpoint as the fan-out sees it.
+    struct Subscriber: Sendable {
+        var id: UUID
+        var tenant: UUID
+        var eventTypes: Set<String>
+    }
+
+    /// The active endpoints of `tenants`, in one query.
+    func activeEndpoints(tenants: Set<UUID>) async throws -> [Subscriber] {
         try await pool.query(
             """
-            WITH targets AS (
-                SELECT id FROM webhooks.endpoints WHERE tenant_id = $1 AND status = 'active' AND $2 = ANY (event_types)
-            ), logged AS (
-                INSERT INTO webhooks.deliveries (endpoint_id, webhook_id, event_type, appointment_id)
-                SELECT id, $3, $2, $4 FROM targets
-                ON CONFLICT (endpoint_id, webhook_id) DO NOTHING
-            )
-            SELECT id FROM targets ORDER BY id
-            """, [tenant, eventType, webhookId, appointmentId]
-        ).map { try $0.decode(UUID.self, 0) }
+            SELECT id, tenant_id, array_to_json(event_types)::text FROM webhooks.endpoints
+            WHERE tenant_id = ANY ($1::uuid[]) AND status = 'active' ORDER BY id
+            """, [Array(tenants)]
+        ).map { row in
+            Subscriber(
+                id: try row.decode(UUID.self, 0), tenant: try row.decode(UUID.self, 1),
+                eventTypes: Set(try JSONDecoder().decode([String].self, from: Data(try row.decode(String.self, 2).utf8))))
+        }
+    }
+
+    /// A `pending` line in an endpoint's log for one event.
+    struct Pending: Sendable {
+        var endpoint: UUID
+        var webhookId: String
+        var eventType: String
+        var appointmentId: UUID?
+    }
+
+    /// Writes the lines in one statement; a line already there (the event fanned out again) stays as it is.
+    func logPending(_ lines: [Pending]) async throws {
+        guard !lines.isEmpty else { return }
+        try await pool.query(
+            """
+            INSERT INTO webhooks.deliveries (endpoint_id, webhook_id, event_type, appointment_id)
+            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[])
+            ON CONFLICT (endpoint_id, webhook_id) DO NOTHING
+            """, [lines.map(\.endpoint), lines.map(\.webhookId), lines.map(\.eventType), lines.map(\.appointmentId)])
     }
 
     func target(endpoint: UUID, webhookId: String) async throws -> Target? {

@@ -18,12 +18,11 @@ public enum WebhookWorker {
         guard disableAfter >= .seconds(1) else { throw ConfigError("webhook.disable.after must be at least 1s") }
         let producer = try KafkaProducer(config: environment.kafka, logger: environment.logger)
         return WorkerSetup(
-            handler: OneAtATime(
-                WebhookHandler(
-                    store: WebhookStore(pool: pool), producer: producer,
-                    deliveriesTopic: environment.namespace.topicName(Topics.webhookDeliveries.name),
-                    emailTopic: environment.namespace.topicName(Topics.notificationEmail.name),
-                    poster: WebhookPoster(timeout: timeout, userAgent: config.string("webhook.user.agent", default: "CareFleet-Webhooks/1")),
-                    disableAfter: disableAfter, logger: environment.logger)))
+            handler: WebhookHandler(
+                store: WebhookStore(pool: pool), producer: producer,
+                deliveriesTopic: environment.namespace.topicName(Topics.webhookDeliveries.name),
+                emailTopic: environment.namespace.topicName(Topics.notificationEmail.name),
+                poster: WebhookPoster(timeout: timeout, userAgent: config.string("webhook.user.agent", default: "CareFleet-Webhooks/1")),
+                disableAfter: disableAfter, logger: environment.logger))
     }
 }
