@@ -78,12 +78,11 @@ struct ConsoleBrowserTests {
 
     func waitlistOffer(_ browser: WebDriver, _ fleet: ConsoleFixture) async throws {
         let hash = try await Passwords(cost: 4).hash(ConsoleFixture.password)
-        let booker = try await PostgresIdentityStore(pool: fleet.pool).createAccount(
+        _ = try await PostgresIdentityStore(pool: fleet.pool).createAccount(
             NewAccount(
                 tenantId: fleet.clinic, email: "sam@riverside.test", passwordHash: hash, role: .patient, displayName: "Sam Sooner",
                 emailVerified: true),
             audit: AuditEntry("test_account", tenant: fleet.clinic, user: nil))
-        _ = booker
         try await browser.open(fleet.ingressURL + "/health/live")
         let day = String(WireCoding.formatTimestamp(Date().addingTimeInterval(3 * 86400)).prefix(10))
         let setup: [String: String] = [

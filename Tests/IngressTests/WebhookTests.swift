@@ -10,9 +10,8 @@ import Webhooks
 struct WebhookRouteTests {
     @Test func onlyAdminsRegisterAndTheSecretIsShownOnce() async throws {
         let harness = RouteTests.Harness()
-        let admin = try await harness.world.account("admin@hooks.test", role: .admin)
+        try await harness.world.account("admin@hooks.test", role: .admin)
         try await harness.world.account("patient@hooks.test", role: .patient)
-        _ = admin
         try await harness.run { client in
             let patient = try await client.token("patient@hooks.test").access
             let token = try await client.token("admin@hooks.test").access

@@ -42,6 +42,25 @@ extension BatchMessageHandler {
     public func maxBatchSize(forSource source: String) -> Int { maxBatchSize }
 }
 
+extension Array where Element == IncomingMessage {
+    /// A batch read as messages of one topic: each that is one with its index, and a result per
+    /// message, already failed (permanently, as a contract error) for one that is not.
+    public func decoded<T: TopicMessage>(as _: T.Type) -> (
+        items: [(index: Int, message: IncomingMessage, value: T)], results: [Result<Void, any Error>]
+    ) {
+        var results = [Result<Void, any Error>](repeating: .success(()), count: count)
+        var items: [(index: Int, message: IncomingMessage, value: T)] = []
+        for (index, message) in enumerated() {
+            do {
+                items.append((index, message, try T(message.decoded)))
+            } catch {
+                results[index] = .failure(error)
+            }
+        }
+        return (items, results)
+    }
+}
+
 /// Runs a one-at-a-time handler where a batch handler is expected.
 public struct OneAtATime: BatchMessageHandler {
     public let handler: any MessageHandler

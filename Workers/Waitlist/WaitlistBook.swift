@@ -59,14 +59,13 @@ public struct PostgresWaitlistBook: WaitlistBook {
                                  'id', o.id, 'startsAt', extract(epoch FROM o.starts_at), 'endsAt', extract(epoch FROM o.ends_at),
                                  'status', o.status, 'expiresAt', extract(epoch FROM o.expires_at)) ORDER BY o.starts_at)::text
                              FROM booking.waitlist_offers o
-                             WHERE o.entry_id = e.id AND o.status IN ('open', 'claimed') AND o.expires_at > now()), '[]')
+                             WHERE o.entry_id = e.id AND o.status IN ('open', 'claimed') AND o.expires_at > now()), '[]') AS offers
             FROM booking.waitlist_entries e
             WHERE e.tenant_id = $1 AND e.patient_id = $2
             ORDER BY e.created_at DESC, e.id LIMIT 100
             """, [tenant, patient])
         return try rows.map { row in
-            let offers = try Self.offers(try row.decode(String.self, 8))
-            return try Self.entry(row, offers: offers)
+            try Self.entry(row, offers: Self.offers(try row.decodeJSON([OfferRow].self, "offers")))
         }
     }
 
@@ -150,15 +149,17 @@ public struct PostgresWaitlistBook: WaitlistBook {
             status: try row.decode(String.self, 6), createdAt: try row.decode(Date.self, 7), offers: offers)
     }
 
-    static func offers(_ json: String) throws -> [WaitlistOffer] {
-        struct Row: Decodable {
-            var id: UUID
-            var startsAt: Double
-            var endsAt: Double
-            var status: String
-            var expiresAt: Double
-        }
-        return try JSONDecoder().decode([Row].self, from: Data(json.utf8)).map { row in
+    /// An offer as the entries query builds it in JSON (times as epoch seconds).
+    struct OfferRow: Codable, Sendable {
+        var id: UUID
+        var startsAt: Double
+        var endsAt: Double
+        var status: String
+        var expiresAt: Double
+    }
+
+    static func offers(_ rows: [OfferRow]) -> [WaitlistOffer] {
+        rows.map { row in
             WaitlistOffer(
                 id: row.id, startsAt: Date(timeIntervalSince1970: row.startsAt), endsAt: Date(timeIntervalSince1970: row.endsAt),
                 status: row.status, expiresAt: Date(timeIntervalSince1970: row.expiresAt))

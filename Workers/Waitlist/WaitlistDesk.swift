@@ -39,28 +39,18 @@ struct WaitlistDesk: Sendable {
         var expiresAt: Date
     }
 
-    /// Of some doctors: those with patients waiting, and those with offers that can still be booked.
-    struct Concerned: Sendable {
-        var waitedFor: Set<UUID> = []
-        var offered: Set<UUID> = []
-    }
-
-    func concerned(doctors: Set<UUID>) async throws -> Concerned {
-        guard !doctors.isEmpty else { return Concerned() }
-        var concerned = Concerned()
-        for row in try await pool.query(
-            """
-            SELECT d.id,
-                   EXISTS (SELECT 1 FROM booking.waitlist_entries e WHERE e.doctor_id = d.id AND e.status = 'active'),
-                   EXISTS (SELECT 1 FROM booking.waitlist_offers o WHERE o.doctor_id = d.id AND o.status IN ('open', 'claimed'))
-            FROM unnest($1::uuid[]) AS d(id)
-            """, [Array(doctors)])
-        {
-            let doctor = try row.decode(UUID.self, 0)
-            if try row.decode(Bool.self, 1) { concerned.waitedFor.insert(doctor) }
-            if try row.decode(Bool.self, 2) { concerned.offered.insert(doctor) }
-        }
-        return concerned
+    /// Of some doctors, those the waitlist concerns: with patients waiting, or with offers that
+    /// can still be booked.
+    func concerned(doctors: Set<UUID>) async throws -> Set<UUID> {
+        guard !doctors.isEmpty else { return [] }
+        return Set(
+            try await pool.query(
+                """
+                SELECT d.id FROM unnest($1::uuid[]) AS d(id)
+                WHERE EXISTS (SELECT 1 FROM booking.waitlist_entries e WHERE e.doctor_id = d.id AND e.status = 'active')
+                   OR EXISTS (SELECT 1 FROM booking.waitlist_offers o WHERE o.doctor_id = d.id AND o.status IN ('open', 'claimed'))
+                """, [Array(doctors)]
+            ).map { try $0.decode(UUID.self, 0) })
     }
 
     // MARK: - Offering
@@ -126,7 +116,7 @@ struct WaitlistDesk: Sendable {
         }
         return try await connection.query(
             """
-            SELECT id, tenant_id, patient_id, doctor_id, starts_at, ends_at, expires_at FROM booking.waitlist_offers
+            SELECT \(Self.noticeColumns) FROM booking.waitlist_offers
             WHERE source = $1 AND status = 'open' ORDER BY offered_at, id
             """, [source]
         ).map(Self.notice)
@@ -152,7 +142,7 @@ struct WaitlistDesk: Sendable {
                 """, [slot.doctor, slot.startsAt, slot.endsAt, appointment, source])
             return try await connection.query(
                 """
-                SELECT id, tenant_id, patient_id, doctor_id, starts_at, ends_at, expires_at FROM booking.waitlist_offers
+                SELECT \(Self.noticeColumns) FROM booking.waitlist_offers
                 WHERE closed_by = $1 AND status = 'gone' ORDER BY id
                 """, [source]
             ).map(Self.notice)
@@ -165,7 +155,7 @@ struct WaitlistDesk: Sendable {
     func lapseHolds() async throws {
         let lapsed = try await pool.query(
             """
-            SELECT id, tenant_id, patient_id, doctor_id, starts_at, ends_at, expires_at FROM booking.waitlist_offers
+            SELECT \(Self.noticeColumns) FROM booking.waitlist_offers
             WHERE status = 'open' AND expires_at <= now() ORDER BY expires_at LIMIT 500
             """
         ).map(Self.notice)
@@ -240,6 +230,9 @@ struct WaitlistDesk: Sendable {
             try CausedRecords.announcements(Array(stored.values), causedBy: cause, to: inAppTopic)
                 + CausedRecords.emails(requests, causedBy: cause, to: emailTopic))
     }
+
+    /// The columns `notice(_:)` reads, in its order.
+    static let noticeColumns = "id, tenant_id, patient_id, doctor_id, starts_at, ends_at, expires_at"
 
     static func notice(_ row: PostgresRow) throws -> Notice {
         Notice(

@@ -15,24 +15,18 @@ public struct WaitlistHandler: BatchMessageHandler, MessageHandler {
 
     /// Most events concern doctors nobody waits for: one query per batch finds the doctors with
     /// active entries or live offers, and only their events are handled (one at a time, in order).
+    /// A freed slot matters where patients wait; a taken one where offers are live, or may be
+    /// made by an earlier event of the same batch (where patients wait): both are in the set.
     public func handle(batch messages: [IncomingMessage]) async -> [Result<Void, any Error>] {
-        var results = [Result<Void, any Error>](repeating: .success(()), count: messages.count)
-        var events: [(index: Int, message: IncomingMessage, event: AppointmentEvent)] = []
-        for (index, message) in messages.enumerated() {
-            do {
-                events.append((index, message, try AppointmentEvent(message.decoded)))
-            } catch {
-                results[index] = .failure(error)
-            }
-        }
-        let concerned: WaitlistDesk.Concerned
+        var (events, results) = messages.decoded(as: AppointmentEvent.self)
+        let concerned: Set<UUID>
         do {
-            concerned = try await desk.concerned(doctors: Set(events.compactMap { Self.relevantDoctor($0.event) }))
+            concerned = try await desk.concerned(doctors: Set(events.compactMap { Self.relevantDoctor($0.value) }))
         } catch {
             for event in events { results[event.index] = .failure(error) }
             return results
         }
-        for (index, message, event) in events where Self.matters(event, concerned) {
+        for (index, message, event) in events where Self.relevantDoctor(event).map(concerned.contains) == true {
             do {
                 try await handle(event, message)
             } catch {
@@ -48,13 +42,6 @@ public struct WaitlistHandler: BatchMessageHandler, MessageHandler {
         case .cancelled, .rejected, .rescheduled, .booked: event.doctorId
         case .declined, .confirmed, .completed, .noShow, .noteAdded: nil
         }
-    }
-
-    /// A freed slot matters where patients wait; a taken one where offers are live, or may have
-    /// been made by an earlier event of the same batch (wherever patients wait).
-    static func matters(_ event: AppointmentEvent, _ concerned: WaitlistDesk.Concerned) -> Bool {
-        guard let doctor = relevantDoctor(event) else { return false }
-        return concerned.waitedFor.contains(doctor) || concerned.offered.contains(doctor)
     }
 
     public func handle(_ message: IncomingMessage) async throws {

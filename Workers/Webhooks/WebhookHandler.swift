@@ -47,17 +47,9 @@ public struct WebhookHandler: BatchMessageHandler, MessageHandler {
                 return [.failure(error)]
             }
         }
-        var results = [Result<Void, any Error>](repeating: .success(()), count: messages.count)
-        var events: [(index: Int, message: IncomingMessage, event: AppointmentEvent)] = []
-        for (index, message) in messages.enumerated() {
-            do {
-                events.append((index, message, try AppointmentEvent(message.decoded)))
-            } catch {
-                results[index] = .failure(error)
-            }
-        }
+        var (events, results) = messages.decoded(as: AppointmentEvent.self)
         do {
-            try await fanOut(events.map { ($0.message, $0.event) })
+            try await fanOut(events.map { ($0.message, $0.value) })
         } catch {
             for event in events { results[event.index] = .failure(error) }
         }
@@ -122,7 +114,7 @@ public struct WebhookHandler: BatchMessageHandler, MessageHandler {
         }
         if target.isDelivered { return }
         guard target.isActive else {
-            _ = try await store.record(.init(endpoint: request.endpointId, request: request, status: "failed", error: "endpoint disabled"))
+            try await store.record(.init(endpoint: request.endpointId, request: request, status: "failed", error: "endpoint disabled"))
             throw HandlerError.permanent("the endpoint is disabled; enable it and replay", class: .endpointDisabled)
         }
         guard let key = WebhookSigning.key(of: target.secret) else {
@@ -136,11 +128,11 @@ public struct WebhookHandler: BatchMessageHandler, MessageHandler {
         let outcome = await poster.post(url: target.url, headers: headers, body: request.body)
         switch outcome {
         case .answered(let status, _) where (200...299).contains(status):
-            _ = try await store.record(.init(endpoint: request.endpointId, request: request, status: "delivered", statusCode: status))
+            try await store.record(.init(endpoint: request.endpointId, request: request, status: "delivered", statusCode: status))
         case .answered(let status, let retryAfter) where [408, 429].contains(status) || (500...599).contains(status):
             try await failed(request, statusCode: status, error: "HTTP \(status)", retryAfter: retryAfter)
         case .answered(let status, _):
-            _ = try await store.record(
+            try await store.record(
                 .init(endpoint: request.endpointId, request: request, status: "failed", statusCode: status, error: "HTTP \(status)"))
             throw HandlerError.permanent("the endpoint refused the delivery: HTTP \(status)", class: .webhookRejected)
         case .noAnswer(let reason):
@@ -153,24 +145,24 @@ public struct WebhookHandler: BatchMessageHandler, MessageHandler {
     /// A failure worth trying again: logged, and either retried in place (the partition waits)
     /// or, once the endpoint has failed for longer than `disableAfter`, the end of the endpoint.
     private func failed(_ request: WebhookDeliveryRequested, statusCode: Int?, error: String, retryAfter: Duration?) async throws {
-        let failingFor = try await store.record(
+        let run = try await store.record(
             .init(endpoint: request.endpointId, request: request, status: "retrying", statusCode: statusCode, error: error))
-        guard failingFor >= disableAfter else {
+        guard let run, run.length >= disableAfter else {
             throw HandlerError.transient("webhook delivery failed: \(error)", class: .webhookUnavailable, retryAfter: retryAfter)
         }
-        try await disable(request.endpointId, failingFor: failingFor, lastError: error)
-        _ = try await store.record(.init(endpoint: request.endpointId, request: request, status: "failed", statusCode: statusCode, error: error))
+        try await disable(request.endpointId, failing: run, lastError: error)
+        try await store.record(.init(endpoint: request.endpointId, request: request, status: "failed", statusCode: statusCode, error: error))
         throw HandlerError.permanent("the endpoint failed for too long and was disabled (last: \(error))", class: .endpointDisabled)
     }
 
     /// Tells the tenant's admins, then disables. The notice's key names the run of failures, so
     /// a retry after a crash between the two sends nobody a second email.
-    private func disable(_ endpoint: UUID, failingFor: Duration, lastError: String) async throws {
+    private func disable(_ endpoint: UUID, failing run: WebhookStore.FailureRun, lastError: String) async throws {
         guard let owner = try await store.admins(ofEndpoint: endpoint) else { return }
-        let since = try await store.failingSince(endpoint: endpoint) ?? Date()
-        let hours = Int(failingFor.components.seconds / 3600)
+        let since = run.since
+        let seconds = run.length.components.seconds
         let detail =
-            "The webhook endpoint \(owner.url) failed every delivery for \(hours > 0 ? "\(hours) hours" : "\(failingFor.components.seconds) seconds") (last: \(lastError)) and was disabled."
+            "The webhook endpoint \(owner.url) failed every delivery for \(seconds >= 3600 ? "\(seconds / 3600) hours" : "\(seconds) seconds") (last: \(lastError)) and was disabled."
         let records = try owner.admins.map { admin in
             let envelope = Envelope(
                 correlationId: "webhook-disabled-\(endpoint.canonical)", tenantId: owner.tenant, actor: Principal(role: .system, userId: nil),

@@ -135,9 +135,9 @@ public struct PostgresWebhookRegistry: WebhookRegistry {
     }
 
     static func endpoint(_ row: PostgresRow) throws -> WebhookEndpoint {
-        let types = try JSONDecoder().decode([String].self, from: Data(try row.decode(String.self, 2).utf8))
-        return WebhookEndpoint(
-            id: try row.decode(UUID.self, 0), url: try row.decode(String.self, 1), eventTypes: types, status: try row.decode(String.self, 3),
+        WebhookEndpoint(
+            id: try row.decode(UUID.self, 0), url: try row.decode(String.self, 1), eventTypes: try row.decodeJSON([String].self, "event_types"),
+            status: try row.decode(String.self, 3),
             failingSince: try row.decode(Date?.self, 4), disabledAt: try row.decode(Date?.self, 5),
             disabledReason: try row.decode(String?.self, 6), createdAt: try row.decode(Date.self, 7))
     }

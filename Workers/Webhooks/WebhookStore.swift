@@ -27,13 +27,13 @@ struct WebhookStore: Sendable {
     func activeEndpoints(tenants: Set<UUID>) async throws -> [Subscriber] {
         try await pool.query(
             """
-            SELECT id, tenant_id, array_to_json(event_types)::text FROM webhooks.endpoints
+            SELECT id, tenant_id, array_to_json(event_types) AS event_types FROM webhooks.endpoints
             WHERE tenant_id = ANY ($1::uuid[]) AND status = 'active' ORDER BY id
             """, [Array(tenants)]
         ).map { row in
             Subscriber(
                 id: try row.decode(UUID.self, 0), tenant: try row.decode(UUID.self, 1),
-                eventTypes: Set(try JSONDecoder().decode([String].self, from: Data(try row.decode(String.self, 2).utf8))))
+                eventTypes: Set(try row.decodeJSON([String].self, "event_types")))
         }
     }
 
@@ -81,10 +81,17 @@ struct WebhookStore: Sendable {
         var error: String?
     }
 
+    /// An endpoint's current run of failed attempts: since when, and how long so far (by the
+    /// database's clock).
+    struct FailureRun: Sendable {
+        var since: Date
+        var length: Duration
+    }
+
     /// Logs an attempt. A delivery ends the endpoint's run of failures; a failure worth retrying
-    /// starts one if none is running. Returns how long the endpoint has been failing (zero when
-    /// it is not).
-    func record(_ attempt: Attempt) async throws -> Duration {
+    /// starts one if none is running. Returns the run (nil when the endpoint is not failing).
+    @discardableResult
+    func record(_ attempt: Attempt) async throws -> FailureRun? {
         let failing: String =
             switch attempt.status {
             case "delivered": "NULL"
@@ -104,19 +111,15 @@ struct WebhookStore: Sendable {
                     delivered_at = coalesce(d.delivered_at, excluded.delivered_at)
             )
             UPDATE webhooks.endpoints SET failing_since = \(failing) WHERE id = $1
-            RETURNING coalesce(extract(epoch FROM now() - failing_since), 0)::float8
+            RETURNING failing_since, extract(epoch FROM now() - failing_since)::float8
             """,
             [
                 attempt.endpoint, attempt.request.webhookId, attempt.request.eventType, attempt.request.appointmentId, attempt.status,
                 attempt.statusCode, attempt.error.map { String($0.prefix(500)) },
             ]
         ).first
-        return .seconds(max(0, try row?.decode(Double.self, 0) ?? 0))
-    }
-
-    /// When the endpoint's current run of failures began (the key of its disabling notice).
-    func failingSince(endpoint: UUID) async throws -> Date? {
-        try await pool.query("SELECT failing_since FROM webhooks.endpoints WHERE id = $1", [endpoint]).first?.decode(Date?.self, 0)
+        guard let row, let since = try row.decode(Date?.self, 0) else { return nil }
+        return FailureRun(since: since, length: .seconds(max(0, try row.decode(Double.self, 1))))
     }
 
     /// Marks the endpoint disabled; false when it was disabled already.
