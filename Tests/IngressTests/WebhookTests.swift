@@ -41,7 +41,8 @@ struct WebhookRouteTests {
             ("https://10.1.2.3/in", "url"), ("https://169.254.169.254/latest", "url"), ("https://[::1]/in", "url"),
             ("https://2130706433/in", "url"), ("https://user:pw@hooks.example.com/in", "url"), ("ftp://hooks.example.com/in", "url"),
             ("https://hooks.example.com/in\\u0000", "url"), (" https://hooks.example.com/in", "url"), ("https://db/in", "url"),
-            ("https://hooks.example.com/" + String(repeating: "a", count: 3000), "url"),
+            ("https://hooks.example.com/" + String(repeating: "a", count: 3000), "url"), ("https://[::ffff:7f00:1]/in", "url"),
+            ("https://[fe80::1%25eth0]/in", "url"), ("https://100.100.100.200/in", "url"), ("https://010.0.0.1/in", "url"),
         ])
     func refusedAddresses(url: String, field: String) async throws {
         let harness = RouteTests.Harness()
@@ -73,6 +74,48 @@ struct WebhookRouteTests {
             let over = try await client.send(.post, "/v1/webhooks", json: #"{"url":"https://hooks.example.com/over"}"#, token: token)
             #expect(over.status == 409 && over.code == "too_many_endpoints")
         }
+    }
+}
+
+/// Which addresses a webhook may reach, and the poster keeping to it when it connects.
+@Suite("Webhook addresses")
+struct WebhookAddressTests {
+    @Test func theFleetsOwnNetworkIsPrivateAndTheInternetIsNot() {
+        for address in [
+            "127.0.0.1", "10.0.0.5", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
+            "224.0.0.1", "255.255.255.255", "198.18.0.1", "192.0.0.8", "::1", "::", "fd00::1", "fc12::1", "fe80::1", "fec0::1",
+            "ff02::1", "::ffff:10.1.2.3", "::ffff:127.0.0.1", "64:ff9b::a9fe:a9fe", "::127.0.0.1",
+        ] {
+            #expect(WebhookAddressPolicy.isPrivate(literal: address) == true, "\(address)")
+        }
+        for address in [
+            "8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1", "169.253.0.1", "192.0.2.1", "2001:4860:4860::8888", "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+        ] {
+            #expect(WebhookAddressPolicy.isPrivate(literal: address) == false, "\(address)")
+        }
+        #expect(WebhookAddressPolicy.isPrivate(literal: "hooks.example.com") == nil)
+        #expect(WebhookAddressPolicy.isPrivate(literal: "010.0.0.1") == nil, "not a literal inet_pton reads; the route refuses it")
+    }
+
+    /// A name is checked by what it resolves to when the POST connects (`localhost` stands for a
+    /// public name rebound to an address of the fleet's network): nothing reaches the receiver.
+    @Test func thePosterNeverConnectsToAPrivateAddressUnlessAllowed() async throws {
+        let receiver = try await WebhookReceiver()
+        try receiver.set(["/in": .init(status: 200)])
+        let guarded = WebhookPoster(timeout: .seconds(5))
+        for url in ["http://localhost:\(receiver.port)/in", "http://127.0.0.1:\(receiver.port)/in", "http://[::ffff:127.0.0.1]:\(receiver.port)/in"] {
+            let outcome = await guarded.post(url: url, headers: [], body: "{}")
+            guard case .refused(let reason) = outcome else {
+                Issue.record("\(url): \(outcome)")
+                continue
+            }
+            #expect(reason.contains("127.0.0.1") || reason.contains("0:0:0:0:0:0:0:1") || reason.contains("ffff"), "\(reason)")
+        }
+        #expect(receiver.received("/in").isEmpty, "nothing was sent")
+        let allowed = WebhookPoster(timeout: .seconds(5), allowPrivateAddresses: true)
+        #expect(await allowed.post(url: "http://localhost:\(receiver.port)/in", headers: [], body: "{}") == .answered(status: 200, retryAfter: nil))
+        #expect(receiver.received("/in").count == 1)
     }
 }
 
@@ -206,6 +249,39 @@ struct WebhookTests {
                 admin: try KafkaAdmin(config: kafka))
             #expect(letters.count == 1)
             #expect(letters.first?.header(HeaderName.errorClass) == "webhook_rejected")
+        }
+    }
+
+    /// Registered while its name pointed elsewhere (the test's ingress allows loopback; the
+    /// worker, as in production, does not): the delivery is refused at connect time, logged and
+    /// dead-lettered, not retried.
+    @Test func anEndpointThatResolvesToTheFleetsNetworkIsNeverCalled() async throws {
+        let receiver = try await WebhookReceiver()
+        try receiver.set(["/rebound": .init(status: 200)])
+        try await TestFleet.with(workers: .init(webhooks: ["webhooks.allow.private.addresses": "false"])) { fleet in
+            let admin = try await fleet.admin()
+            let doctor = try await fleet.doctor(by: admin)
+            let patient = try await fleet.register("Rebound")
+            let endpoint = try await Self.register(
+                fleet, admin, url: "http://localhost:\(receiver.port)/rebound", eventTypes: ["appointment.booked"])
+            let slot = try await fleet.firstFreeSlot(doctor.id, token: patient.accessToken)
+            _ = try await fleet.book(patient, doctor: doctor.id, startsAt: slot.startsAt)
+            let kafka = try await TestKafka.config()
+            let deadLetters = fleet.namespace.group(ConsumerGroups.webhook).deadLetterTopic(
+                of: fleet.namespace.topicName(Topics.webhookDeliveries.name))
+            var letters: [KafkaMessage] = []
+            try await eventually(timeout: .seconds(30), "the delivery is dead-lettered") {
+                letters = try await TopicReader(config: kafka).readAll(deadLetters, admin: try KafkaAdmin(config: kafka))
+                return !letters.isEmpty
+            }
+            try await fleet.caughtUp([ConsumerGroups.webhook])
+            #expect(letters.count == 1)
+            #expect(letters.first?.header(HeaderName.errorClass) == "endpoint_address_refused")
+            #expect(receiver.received("/rebound").isEmpty, "the worker never connected")
+            let log = try await Self.log(fleet, admin, endpoint: endpoint.id)
+            #expect(log.first?["status"] as? String == "failed")
+            #expect((log.first?["lastError"] as? String)?.contains("resolves to") == true, "\(log)")
+            #expect(log.first?["attempts"] as? Int == 1)
         }
     }
 

@@ -30,3 +30,6 @@ static inline CURLcode carefleet_curl_setopt_write_function(CURL *curl, curl_wri
 static inline CURLcode carefleet_curl_setopt_header_function(CURL *curl, curl_write_callback callback) {
     return curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, callback);
 }
+static inline CURLcode carefleet_curl_setopt_opensocket_function(CURL *curl, curl_opensocket_callback callback) {
+    return curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, callback);
+}

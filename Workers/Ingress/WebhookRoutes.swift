@@ -157,22 +157,13 @@ enum EndpointAddress {
         {
             return true
         }
-        if host.contains(":") {
-            // IPv6 literals: loopback, unspecified, unique-local, link-local and IPv4-mapped.
-            return host == "::1" || host == "::" || host.hasPrefix("fc") || host.hasPrefix("fd") || host.hasPrefix("fe8")
-                || host.hasPrefix("fe9") || host.hasPrefix("fea") || host.hasPrefix("feb") || host.hasPrefix("::ffff:")
-        }
-        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
-        guard octets.count == 4, let numbers = Optional(octets.compactMap { UInt8($0) }), numbers.count == 4 else {
-            // A name, or a number in a form other than four decimal octets (`0x7f.1`, `2130706433`),
-            // which resolvers read as an address: refused unless it is plainly a name.
-            return host.allSatisfy { $0.isNumber || $0 == "." || $0 == "x" }
-        }
-        switch (numbers[0], numbers[1]) {
-        case (0, _), (10, _), (127, _), (169, 254), (192, 168): return true
-        case (172, 16...31), (100, 64...127): return true
-        default: return numbers[0] >= 224
-        }
+        // IP literals are judged as the worker judges the addresses it connects to; an IPv6
+        // literal that does not parse (a zone id, say) is refused.
+        if let isPrivate = WebhookAddressPolicy.isPrivate(literal: host) { return isPrivate }
+        if host.contains(":") { return true }
+        // A number in a form other than four decimal octets (`0x7f.1`, `2130706433`), which
+        // resolvers read as an address: refused unless it is plainly a name.
+        return host.allSatisfy { $0.isNumber || $0 == "." || $0 == "x" }
     }
 }
 

@@ -11,7 +11,9 @@ import Runtime
 ///
 /// Retries stay in place (see `ConsumerGroups.webhook`), so an endpoint gets its events in order:
 /// 2xx is delivered; 408, 429 (waiting at least its `Retry-After`), 5xx, timeouts and refused
-/// connections are tried again with backoff; any other answer is dead-lettered at once. An
+/// connections are tried again with backoff; any other answer is dead-lettered at once, and so is
+/// a delivery to a name that resolves only to addresses of the fleet's own network, which is never
+/// connected to (`endpoint_address_refused`, see `WebhookAddressPolicy`). An
 /// endpoint failing for longer than `disableAfter` is disabled and its tenant's admins are told
 /// by email; its deliveries then go to the dead-letter topic (`endpoint_disabled`), from where
 /// `fleet dlq replay` sends them once it is enabled again.
@@ -139,6 +141,10 @@ public struct WebhookHandler: BatchMessageHandler, MessageHandler {
             try await failed(request, statusCode: nil, error: reason, retryAfter: nil)
         case .notSent(let reason):
             throw HandlerError.transient("not sent: \(reason)", class: .webhookSetup)
+        case .refused(let reason):
+            // Not retried: the admin points the endpoint at a public address, then replays.
+            try await store.record(.init(endpoint: request.endpointId, request: request, status: "failed", error: reason))
+            throw HandlerError.permanent(reason, class: .endpointAddressRefused)
         }
     }
 
@@ -186,4 +192,5 @@ extension ErrorClass {
     static let webhookSetup = ErrorClass("webhook_setup")
     static let endpointDisabled = ErrorClass("endpoint_disabled")
     static let endpointUnknown = ErrorClass("endpoint_unknown")
+    static let endpointAddressRefused = ErrorClass("endpoint_address_refused")
 }

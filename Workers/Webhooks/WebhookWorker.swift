@@ -5,7 +5,8 @@ import Runtime
 
 /// The webhook worker as its executable and the tests build it. Keys: `webhook.timeout` (one
 /// POST, default 10s), `webhook.disable.after` (how long an endpoint may fail every delivery
-/// before it is disabled, default 24h), `webhook.user.agent`.
+/// before it is disabled, default 24h), `webhook.user.agent`, `webhooks.allow.private.addresses`
+/// (connect to loopback and private addresses: development and tests only, default false).
 public enum WebhookWorker {
     public static func setup(_ environment: WorkerEnvironment) throws -> WorkerSetup {
         guard let pool = environment.database else { throw ConfigError("database.url is required") }
@@ -22,7 +23,9 @@ public enum WebhookWorker {
                 store: WebhookStore(pool: pool), producer: producer,
                 deliveriesTopic: environment.namespace.topicName(Topics.webhookDeliveries.name),
                 emailTopic: environment.namespace.topicName(Topics.notificationEmail.name),
-                poster: WebhookPoster(timeout: timeout, userAgent: config.string("webhook.user.agent", default: "CareFleet-Webhooks/1")),
+                poster: WebhookPoster(
+                    timeout: timeout, userAgent: config.string("webhook.user.agent", default: "CareFleet-Webhooks/1"),
+                    allowPrivateAddresses: try config.bool("webhooks.allow.private.addresses", default: false)),
                 disableAfter: disableAfter, logger: environment.logger))
     }
 }
