@@ -189,6 +189,45 @@ struct WaitlistTests {
             #expect(try await !Self.notices(fleet, longest, kind: "waitlist_gone").isEmpty, "the first is told it lapsed")
         }
     }
+
+    /// An offer's booking declined for another reason than a taken slot (here the doctor's
+    /// notice grew after the offer) closes the offer and passes the slot on; before, the offer
+    /// stayed `claimed` and, one by one, held the slot from everyone else for good.
+    @Test func anOffersDeclinedBookingPassesTheSlotToTheNextPatient() async throws {
+        try await TestFleet.with(workers: .init(waitlist: true)) { fleet in
+            let admin = try await fleet.admin()
+            let settings = try await fleet.api.send(
+                "PUT", "/v1/waitlist/settings", body: Data(#"{"mode":"one_by_one","holdMinutes":15}"#.utf8), token: admin.accessToken,
+                headers: ["Content-Type": "application/json"])
+            try #require(settings.status == 200, "\(settings.text)")
+            let doctor = try await fleet.doctor(by: admin, timeZone: "UTC", hours: ("08:00", "18:00"), slotMinutes: 30)
+            let booker = try await fleet.register("Booker")
+            let first = try await fleet.register("First In Line")
+            let next = try await fleet.register("Next In Line")
+            let day = TestFleet.day(5)
+            for patient in [first, next] { _ = try await Self.join(fleet, patient, doctor: doctor.id, day: day) }
+            let appointment = try await fleet.book(booker, doctor: doctor.id, startsAt: "\(day)T10:30:00Z")
+            try await fleet.act("cancel", on: appointment, ["reason": "cannot come"], as: booker)
+            try await eventually(timeout: .seconds(10), "the first in line is offered the slot") {
+                try await Self.offers(fleet, first).count == 1
+            }
+            let offer = try #require(try await Self.offers(fleet, first).first?["id"] as? String)
+            // Meanwhile the clinic asks for a week's notice: the slot can no longer be booked by a request.
+            try await fleet.database.query("UPDATE directory.doctors SET minimum_notice_minutes = 10080 WHERE id = $1", [doctor.id])
+            let accepted = try await fleet.api.post("/v1/waitlist/offers/\(offer)/accept", token: first.accessToken)
+            try #require(accepted.status == 202, "\(accepted.text)")
+            let outcome = try await fleet.outcome(of: accepted.json["commandId"] as? String ?? "", token: first.accessToken)
+            #expect(outcome["status"] as? String == "declined" && outcome["reason"] as? String == "too_soon", "\(outcome)")
+            try await eventually(timeout: .seconds(10), "the next in line is offered the slot") {
+                try await Self.offers(fleet, next).count == 1
+            }
+            let closed = try await fleet.database.query("SELECT status FROM booking.waitlist_offers WHERE id = $1::uuid", [offer])
+            #expect(try closed.first?.decode(String.self, 0) == "gone")
+            #expect(try await Self.offers(fleet, first).isEmpty, "the declined offer is not shown as bookable")
+            let entries = try await fleet.api.get("/v1/waitlist", token: first.accessToken).json["items"] as? [[String: Any]] ?? []
+            #expect(entries.first?["status"] as? String == "active", "the first still waits for another slot")
+        }
+    }
 }
 
 /// Joining the waitlist: who may, and what a window may be.

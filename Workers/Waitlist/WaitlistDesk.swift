@@ -150,6 +150,34 @@ struct WaitlistDesk: Sendable {
         try await tell(gone, .waitlistGone, cause: cause)
     }
 
+    /// The booking request made from an offer was declined (the patient may no longer book, the
+    /// clinic was disabled, the doctor's hours or notice changed; a slot taken by someone else
+    /// closed the offer already, with the booking): the claimed offer is `gone`, and the slot,
+    /// still free and ahead, goes to whoever waits for it as a freed slot would. The patient hears
+    /// of the decline from the notification worker, with its reason; their entry stays active.
+    func offerDeclined(offer: UUID, cause: EnvelopeMetadata) async throws {
+        let source = "event:\(cause.id.canonical)"
+        let next = try await pool.transaction { connection -> [Notice] in
+            // A redelivery finds the offer closed by this same event, and goes on from there.
+            let closed = try await connection.query(
+                """
+                WITH closed AS (
+                    UPDATE booking.waitlist_offers SET status = 'gone', closed_at = now(), closed_by = $2
+                    WHERE id = $1 AND status = 'claimed' RETURNING \(Self.noticeColumns)
+                )
+                SELECT * FROM closed
+                UNION ALL
+                SELECT \(Self.noticeColumns) FROM booking.waitlist_offers WHERE id = $1 AND closed_by = $2
+                """, [offer, source]
+            ).map(Self.notice)
+            guard let closed = closed.first, closed.startsAt > Date() else { return [] }
+            return try await makeOffers(
+                Slot(tenant: closed.tenant, doctor: closed.doctor, startsAt: closed.startsAt, endsAt: closed.endsAt),
+                excluding: closed.patient, source: source, on: connection)
+        }
+        try await tell(next, .waitlistOffer, cause: cause)
+    }
+
     /// Holds that lapsed (one by one): each offer expires, its patient is told, and the slot
     /// goes to the next entry in the same transaction. Offers whose slot started expire quietly.
     func lapseHolds() async throws {

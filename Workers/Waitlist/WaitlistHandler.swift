@@ -6,7 +6,8 @@ import Runtime
 
 /// Consumes `appointments.events`: a cancellation, a rejection or a reschedule (its previous
 /// time) frees a slot, which is offered to the waitlist; a booking (or a reschedule's new time)
-/// takes a slot, which closes its offers. Booking an offered slot is an ordinary booking request,
+/// takes a slot, which closes its offers; a declined booking of an offer closes that offer and
+/// passes the slot on. Booking an offered slot is an ordinary booking request,
 /// decided by the booking worker, so an offer never double-books.
 public struct WaitlistHandler: BatchMessageHandler, MessageHandler {
     let desk: WaitlistDesk
@@ -40,6 +41,8 @@ public struct WaitlistHandler: BatchMessageHandler, MessageHandler {
     static func relevantDoctor(_ event: AppointmentEvent) -> UUID? {
         switch event {
         case .cancelled, .rejected, .rescheduled, .booked: event.doctorId
+        // A declined request may have been made from an offer (its appointment id is the offer's).
+        case .declined(let declined) where declined.commandType == RequestAppointment.messageType: event.doctorId
         case .declined, .confirmed, .completed, .noShow, .noteAdded: nil
         }
     }
@@ -62,6 +65,8 @@ public struct WaitlistHandler: BatchMessageHandler, MessageHandler {
             try await desk.offerFreedSlot(freed, excluding: event.appointment.patientId, cause: cause)
         case .booked(let event):
             try await desk.slotTaken(Self.slot(event.appointment, cause), appointment: event.appointment.appointmentId, cause: cause)
+        case .declined(let event) where event.commandType == RequestAppointment.messageType:
+            try await desk.offerDeclined(offer: event.appointmentId, cause: cause)
         case .declined, .confirmed, .completed, .noShow, .noteAdded:
             return
         }
