@@ -178,9 +178,17 @@ struct WaitlistDesk: Sendable {
         try await tell(next, .waitlistOffer, cause: cause)
     }
 
-    /// Holds that lapsed (one by one): each offer expires, its patient is told, and the slot
-    /// goes to the next entry in the same transaction. Offers whose slot started expire quietly.
+    /// Holds that lapsed (one by one) and offers whose slot began: each offer expires and, while
+    /// the slot is ahead, goes to the next entry in the same transaction (`closeLapsedOffers`);
+    /// then the patients of every lapse not yet told are told (`tellLapses`): the first that it
+    /// is gone, the next of their offer. Two steps, so that a worker killed between the commit and
+    /// the telling tells them on its next tick; copies racing over one lapse tell under the same keys.
     func lapseHolds() async throws {
+        try await closeLapsedOffers()
+        try await tellLapses()
+    }
+
+    func closeLapsedOffers() async throws {
         let lapsed = try await pool.query(
             """
             SELECT \(Self.noticeColumns) FROM booking.waitlist_offers
@@ -188,25 +196,45 @@ struct WaitlistDesk: Sendable {
             """
         ).map(Self.notice)
         for offer in lapsed {
-            let source = "lapse:\(offer.offerId.canonical)"
-            let next = try await pool.transaction { connection -> [Notice] in
+            try await pool.transaction { connection in
                 let expired = try await connection.query(
                     """
                     UPDATE booking.waitlist_offers SET status = 'expired', closed_at = now(), closed_by = $2
                     WHERE id = $1 AND status = 'open' RETURNING id
-                    """, [offer.offerId, source])
-                guard !expired.isEmpty, offer.startsAt > Date() else { return [] }
-                return try await makeOffers(
+                    """, [offer.offerId, Self.lapseSource(offer.offerId)])
+                guard !expired.isEmpty, offer.startsAt > Date() else { return }
+                _ = try await makeOffers(
                     Slot(tenant: offer.tenant, doctor: offer.doctor, startsAt: offer.startsAt, endsAt: offer.endsAt), excluding: nil,
-                    source: source, on: connection)
+                    source: Self.lapseSource(offer.offerId), on: connection)
             }
-            let cause = EnvelopeMetadata(
-                id: offer.offerId, type: "waitlist.hold_lapsed", version: 1, occurredAt: Date(), correlationId: source, causationId: nil,
-                tenantId: offer.tenant, actor: Principal(role: .system, userId: nil))
-            if offer.startsAt > Date() { try await tell([offer], .waitlistGone, cause: cause) }
-            try await tell(next, .waitlistOffer, cause: cause)
         }
     }
+
+    func tellLapses() async throws {
+        let untold = try await pool.query(
+            """
+            SELECT \(Self.noticeColumns) FROM booking.waitlist_offers
+            WHERE status = 'expired' AND lapse_told_at IS NULL ORDER BY closed_at LIMIT 500
+            """
+        ).map(Self.notice)
+        for offer in untold {
+            let source = Self.lapseSource(offer.offerId)
+            if offer.startsAt > Date() {
+                let next = try await pool.query(
+                    "SELECT \(Self.noticeColumns) FROM booking.waitlist_offers WHERE source = $1 AND status = 'open' ORDER BY offered_at, id",
+                    [source]
+                ).map(Self.notice)
+                let cause = EnvelopeMetadata(
+                    id: offer.offerId, type: "waitlist.hold_lapsed", version: 1, occurredAt: Date(), correlationId: source,
+                    causationId: nil, tenantId: offer.tenant, actor: Principal(role: .system, userId: nil))
+                try await tell([offer], .waitlistGone, cause: cause)
+                try await tell(next, .waitlistOffer, cause: cause)
+            }
+            try await pool.query("UPDATE booking.waitlist_offers SET lapse_told_at = now() WHERE id = $1", [offer.offerId])
+        }
+    }
+
+    static func lapseSource(_ offer: UUID) -> String { "lapse:\(offer.canonical)" }
 
     /// Entries whose last day has passed in the doctor's time zone.
     func expireEntries() async throws -> Int {
