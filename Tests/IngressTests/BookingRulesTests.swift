@@ -327,10 +327,51 @@ struct BookingRulesTests {
         }
     }
 
+    /// A doctor's events leave the worker in the order of their commands, whole batches at a
+    /// time: every booking before its cancellation, on one partition. (The worker used to hand
+    /// each event of a batch to its own task, and two of them could swap places.)
+    @Test func aBatchsEventsArePublishedInCommandOrder() async throws {
+        try await TestFleet.with { fleet in
+            let admin = try await fleet.admin()
+            let patient = try await fleet.register("Ordered")
+            let doctor = try await fleet.doctor(by: admin, slotMinutes: 30)
+            let slots = try await fleet.freeSlots(doctor.id, token: patient.accessToken, days: 7)
+            try #require(slots.count >= 60)
+            var records: [ProducerRecord] = []
+            var commandIds: [String] = []
+            for slot in slots.prefix(150) {
+                let appointment = UUID.random()
+                let request = Self.request(
+                    Tenants.defaultTenant, by: Principal(role: .patient, userId: patient.userId), doctor: doctor.id, patient: patient.userId,
+                    at: try Self.date(slot.startsAt), minutes: 30, appointment: appointment)
+                let cancel = Envelope(
+                    correlationId: "order-test", tenantId: Tenants.defaultTenant, actor: Principal(role: .patient, userId: patient.userId),
+                    payload: CancelAppointment(appointmentId: appointment, doctorId: doctor.id, reason: "changed my mind"))
+                for (id, json) in [(request.metadata.id, try request.encoded()), (cancel.metadata.id, try cancel.encoded())] {
+                    commandIds.append(id.canonical)
+                    records.append(ProducerRecord(topic: fleet.commandsTopic, key: doctor.id.canonical, value: json))
+                }
+            }
+            let producer = try KafkaProducer(config: fleet.kafka)
+            try await producer.send(records)
+            await producer.close()
+            // Consumed, not read up to the high watermark: the local broker reports a partition's
+            // end after a batch of many records as if it held one.
+            let events = try await TestKafka.consume([fleet.eventsTopic], count: commandIds.count, timeout: .seconds(60))
+            let published = events.sorted { ($0.partition, $0.offset) < ($1.partition, $1.offset) }.compactMap { message -> String? in
+                guard let value = message.value, let envelope = try? JSONSerialization.jsonObject(with: value) as? [String: Any],
+                    let payload = envelope["payload"] as? [String: Any]
+                else { return nil }
+                return payload["commandId"] as? String
+            }
+            #expect(published == commandIds, "first out of order at \(published.indices.first { $0 >= commandIds.count || published[$0] != commandIds[$0] } ?? -1)")
+        }
+    }
+
     // MARK: - The benchmark
 
     @Test func theBookingBenchPrintsDecidedPerSecondBesideThePostgresCeiling() async throws {
-        try await TestFleet.with { fleet in
+        try await TestFleet.with(workers: .init(notifications: true, analytics: true)) { fleet in
             let json = FileManager.default.temporaryDirectory.appendingPathComponent("bench-booking-\(UUID.random().canonical).json").path
             defer { try? FileManager.default.removeItem(atPath: json) }
             let run = try await FleetBinary.run(
@@ -343,6 +384,13 @@ struct BookingRulesTests {
             #expect((figures["ratioToCeiling"] as? Double ?? 0) > 0)
             #expect((figures["booked"] as? Int ?? 0) > 300, "on the grid, so the requests that do not collide are booked: \(figures)")
             #expect(run.output.contains("RATIO") && run.output.contains("PostgreSQL ceiling"))
+            // The notification and analytics workers handled every event of the burst, timed as decided/s is.
+            let downstream = figures["downstream"] as? [[String: Any]] ?? []
+            #expect(
+                Set(downstream.compactMap { $0["group"] as? String })
+                    == [fleet.namespace.groupName(ConsumerGroups.notification.name), fleet.namespace.groupName(ConsumerGroups.analytics.name)])
+            #expect(downstream.allSatisfy { ($0["eventsPerSecond"] as? Double ?? 0) > 0 && ($0["ratioToDecided"] as? Double ?? 0) > 0 }, "\(downstream)")
+            #expect(run.output.contains("notification-worker (every event handled)"))
         }
     }
 }

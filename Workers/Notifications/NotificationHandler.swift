@@ -247,15 +247,11 @@ public enum CausedRecords {
 }
 
 extension KafkaProducer {
-    /// Hands every record to the producer at once and waits for all acknowledgements: the
-    /// records share the producer's linger window, so a batch costs one wait, not one each.
+    /// Hands every record to the producer, in order, and waits for all acknowledgements: the
+    /// records share the producer's linger window, so a batch costs one wait, not one each, and
+    /// two records for one recipient keep their order (a task per record let them swap).
     public func sendAll(_ records: [ProducerRecord]) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            for record in records {
-                tasks.addTask { _ = try await self.send(record) }
-            }
-            try await tasks.waitForAll()
-        }
+        try await send(records)
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Contracts
 import Foundation
 import Kafka
+import Operations
 import Postgres
 
 struct Bench: AsyncParsableCommand {
@@ -33,9 +34,18 @@ struct BookingBench: AsyncParsableCommand {
     @Option(help: "Seconds of the PostgreSQL ceiling probe (0: skip it).") var ceilingSeconds = 10
     @Option(help: "pgbench connections of the ceiling probe.") var ceilingClients = 2
     @Option(help: "Where to keep the figures as JSON.") var json: String?
+    @Option(
+        help: """
+            Consumer groups of appointments.events to follow (repeatable; none: --follow none): how soon each has \
+            handled every event of the burst, as events per second beside the decided per second.
+            """)
+    var follow: [String] = [ConsumerGroups.notification.name, ConsumerGroups.analytics.name]
+    @Option(help: "Seconds to wait for a followed group after the last command was decided.") var followTimeout = 300
 
     /// The issue's target: the worker decides as fast as PostgreSQL books in batches of 50.
     static let targetRatio = 1.0
+    /// Issue 13: the notification and analytics workers keep up with the booking worker.
+    static let downstreamTargetRatio = 1.0
 
     struct Result: Codable {
         var benchmark = "booking"
@@ -50,7 +60,53 @@ struct BookingBench: AsyncParsableCommand {
         var ratioToCeiling: Double?
         var target: String
         var met: Bool?
+        var downstream: [Downstream]
         var measuredAt: String
+    }
+
+    /// A followed group: when it had handled every event of the burst (counted from the first
+    /// command published, as decided/s is), or that it had not after --follow-timeout.
+    struct Downstream: Codable {
+        var group: String
+        var seconds: Double?
+        var eventsPerSecond: Double?
+        var ratioToDecided: Double?
+        var met: Bool
+    }
+
+    /// The followed groups' progress on appointments.events: each is done once its committed
+    /// offsets have moved past every event there was before the burst plus one per command.
+    struct Follower {
+        let targets: [LagTarget]
+        let admin: KafkaAdmin
+        var before: [String: Int64] = [:]
+        var doneAt: [String: Duration] = [:]
+
+        init(groups: [String], namespace: FleetNamespace, kafka: KafkaConfig) throws {
+            let topic = namespace.topicName(Contracts.Topics.appointmentEvents.name)
+            targets = groups.filter { $0 != "none" }.map { LagTarget(group: namespace.groupName($0), topics: [topic]) }
+            admin = try KafkaAdmin(config: kafka)
+        }
+
+        /// Where each group stands before the burst: the events topic's end, or the group's
+        /// committed offset where that is further (a group is caught up before a bench, and the
+        /// local broker, Tansu, reports the end after a batch of many records as if it held one).
+        mutating func start() async throws {
+            for lag in try await ConsumerGroupLag.read(targets, admin: admin) {
+                before[lag.group] = lag.partitions.reduce(0) { $0 + max($1.highWatermark, $1.committed ?? $1.lowWatermark) }
+            }
+        }
+
+        var pending: [String] { targets.map(\.group).filter { doneAt[$0] == nil } }
+
+        mutating func poll(commands: Int, elapsed: Duration) async throws {
+            let waiting = targets.filter { doneAt[$0.group] == nil }
+            guard !waiting.isEmpty else { return }
+            for lag in try await ConsumerGroupLag.read(waiting, admin: admin)
+            where lag.partitions.reduce(0, { $0 + ($1.committed ?? $1.lowWatermark) }) >= (before[lag.group] ?? 0) + Int64(commands) {
+                doneAt[lag.group] = elapsed
+            }
+        }
     }
 
     func run() async throws {
@@ -69,8 +125,12 @@ struct BookingBench: AsyncParsableCommand {
         let patientIds = (0..<doctors).map { _ in UUID() }
         try await seed(pool, tenant: tenant, doctors: doctorIds, patients: patientIds)
 
-        let topic = try config.namespace().topicName(Contracts.Topics.appointmentCommands.name)
-        let producer = try KafkaProducer(config: KafkaConfig(properties: config.subtree("kafka")))
+        let namespace = try config.namespace()
+        let topic = namespace.topicName(Contracts.Topics.appointmentCommands.name)
+        let kafka = KafkaConfig(properties: config.subtree("kafka"))
+        var follower = try Follower(groups: follow, namespace: namespace, kafka: kafka)
+        try await follower.start()
+        let producer = try KafkaProducer(config: kafka)
         // Tomorrow, on the doctors' grid (UTC, 5-minute slots from midnight): an off-grid start is declined.
         let base = ((Date().timeIntervalSince1970 + 86400) / 300).rounded(.down) * 300
         let conflictEvery = conflictShare > 0 ? max(2, Int(1 / conflictShare)) : Int.max
@@ -104,25 +164,45 @@ struct BookingBench: AsyncParsableCommand {
 
         var decided = 0
         let progress = ProgressBar(total: commands)
+        var lastFollowed = ContinuousClock.now
         while decided < commands {
             try await Task.sleep(for: .milliseconds(100))
             decided = try await pool.query(
                 "SELECT count(*) FROM booking.processed_commands WHERE tenant_id = $1", [tenant])[0].decode(Int.self, 0)
             progress.set(decided)
             if ContinuousClock.now - started > .seconds(600) { throw failure("only \(decided) of \(commands) decided in 10 minutes") }
+            if ContinuousClock.now - lastFollowed >= .milliseconds(500) {
+                lastFollowed = ContinuousClock.now
+                try await follower.poll(commands: commands, elapsed: lastFollowed - started)
+            }
         }
         progress.finish()
         let total = ContinuousClock.now - started
+        if !follower.pending.isEmpty {
+            FileHandle.standardError.write(Data("bench: waiting for \(follower.pending.joined(separator: ", ")) to handle the burst's events\n".utf8))
+        }
+        while !follower.pending.isEmpty, ContinuousClock.now - started < total + .seconds(followTimeout) {
+            try await follower.poll(commands: commands, elapsed: ContinuousClock.now - started)
+            try await Task.sleep(for: .milliseconds(250))
+        }
         let booked = try await pool.query("SELECT count(*) FROM booking.appointments WHERE tenant_id = $1", [tenant])[0].decode(Int.self, 0)
         let seconds = Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18
         let decidedPerSecond = Double(commands) / seconds
         let ratio = ceiling.map { decidedPerSecond / max(1, $0.bookingsPerSecond) }
+        let downstream = follower.targets.map { target -> Downstream in
+            guard let done = follower.doneAt[target.group] else { return Downstream(group: target.group, met: false) }
+            let doneSeconds = Double(done.components.seconds) + Double(done.components.attoseconds) / 1e18
+            let rate = Double(commands) / doneSeconds
+            return Downstream(
+                group: target.group, seconds: doneSeconds, eventsPerSecond: rate, ratioToDecided: rate / decidedPerSecond,
+                met: rate / decidedPerSecond >= Self.downstreamTargetRatio)
+        }
         let result = Result(
             commands: commands, doctors: doctors,
             publishSeconds: Double(published.components.seconds) + Double(published.components.attoseconds) / 1e18,
             totalSeconds: seconds, decidedPerSecond: decidedPerSecond, booked: booked, declined: commands - booked,
             ceiling: ceiling, ratioToCeiling: ratio, target: "≥ \(Self.targetRatio) of ceiling",
-            met: ratio.map { $0 >= Self.targetRatio }, measuredAt: WireCoding.formatTimestamp(Date()))
+            met: ratio.map { $0 >= Self.targetRatio }, downstream: downstream, measuredAt: WireCoding.formatTimestamp(Date()))
         var rows = [["STAGE", "COMMANDS", "DOCTORS", "PUBLISH S", "TOTAL S", "PER SECOND", "BOOKED", "DECLINED", "RATIO", "TARGET", "MET"]]
         if let ceiling {
             rows.append([
@@ -135,6 +215,15 @@ struct BookingBench: AsyncParsableCommand {
             String(format: "%.2f", seconds), String(format: "%.0f", decidedPerSecond), String(booked), String(commands - booked),
             ratio.map { String(format: "%.2f", $0) } ?? "—", result.target, result.met.map { $0 ? "yes" : "NO" } ?? "—",
         ])
+        for group in downstream {
+            rows.append([
+                "\(group.group) (every event handled)", String(commands), "—", "—",
+                group.seconds.map { String(format: "%.2f", $0) } ?? "> \(String(format: "%.0f", seconds + Double(followTimeout)))",
+                group.eventsPerSecond.map { String(format: "%.0f", $0) } ?? "—", "—", "—",
+                group.ratioToDecided.map { String(format: "%.2f", $0) } ?? "—", "≥ \(Self.downstreamTargetRatio) of decided/s",
+                group.met ? "yes" : "NO",
+            ])
+        }
         print(Table.render(rows))
         try BenchFigures.keep(result, bench: "booking", measuredAt: result.measuredAt, at: json)
     }
