@@ -61,13 +61,16 @@ struct PostgresTests {
     @Test func arrayParametersCarryWholeBatches() async throws {
         try await TestDatabase.with(migrated: false) { url in
             let connection = try await PostgresConnection.connect(url: url)
-            let ids = [UUID(), UUID(), UUID()]
-            let names = ["plain", "with \"quotes\"", "back\\slash, comma {braces}"]
+            let names = ["plain", "with \"quotes\"", "back\\slash, comma {braces}", "NULL", "", "Zoë 🩺 naïve", "\\\"\\"]
+            let ids = names.map { _ in UUID() }
             let rows = try await connection.query(
                 "SELECT id, name FROM unnest($1::uuid[], $2::text[]) AS u(id, name) ORDER BY name", [ids, names])
-            #expect(rows.count == 3)
+            #expect(rows.count == names.count)
             let decoded = try Dictionary(uniqueKeysWithValues: rows.map { (try $0.decode(String.self, "name"), try $0.decode(UUID.self, "id")) })
-            for (id, name) in zip(ids, names) { #expect(decoded[name] == id) }
+            for (id, name) in zip(ids, names) { #expect(decoded[name] == id, "\(name)") }
+            // A missing element is NULL, unlike the text "NULL".
+            let nulls = try await connection.query("SELECT count(*) FILTER (WHERE x IS NULL) FROM unnest($1::text[]) AS x", [["NULL", nil, "a"] as [String?]])
+            #expect(try nulls[0].decode(Int.self, 0) == 1)
         }
     }
 
