@@ -156,25 +156,32 @@ struct WaitlistTests {
         }
     }
 
+    /// A clinic offering one by one (15-minute holds), a doctor, two patients waiting for a day
+    /// in that order, and a slot of that day freed by a cancellation, offered to the first.
+    static func oneByOneSlotFreed(_ fleet: TestFleet, day: String, at time: String) async throws
+        -> (first: Session, next: Session, offer: [String: Any], doctor: UUID)
+    {
+        let admin = try await fleet.admin()
+        let settings = try await fleet.api.send(
+            "PUT", "/v1/waitlist/settings", body: Data(#"{"mode":"one_by_one","holdMinutes":15}"#.utf8), token: admin.accessToken,
+            headers: ["Content-Type": "application/json"])
+        try #require(settings.status == 200, "\(settings.text)")
+        let doctor = try await fleet.doctor(by: admin, timeZone: "UTC", hours: ("08:00", "18:00"), slotMinutes: 30)
+        let booker = try await fleet.register("Booker")
+        let first = try await fleet.register("Longest Waiting")
+        let next = try await fleet.register("Next")
+        for patient in [first, next] { _ = try await Self.join(fleet, patient, doctor: doctor.id, day: day) }
+        let appointment = try await fleet.book(booker, doctor: doctor.id, startsAt: "\(day)T\(time):00Z")
+        try await fleet.act("cancel", on: appointment, ["reason": "cannot come"], as: booker)
+        try await eventually(timeout: .seconds(10), "the longest waiting is offered the slot") {
+            try await Self.offers(fleet, first).count == 1
+        }
+        return (first, next, try #require(try await Self.offers(fleet, first).first), doctor.id)
+    }
+
     @Test func oneByOneOffersTheNextPatientOnlyWhenTheHoldLapses() async throws {
         try await TestFleet.with(workers: .init(waitlist: true)) { fleet in
-            let admin = try await fleet.admin()
-            let settings = try await fleet.api.send(
-                "PUT", "/v1/waitlist/settings", body: Data(#"{"mode":"one_by_one","holdMinutes":15}"#.utf8), token: admin.accessToken,
-                headers: ["Content-Type": "application/json"])
-            try #require(settings.status == 200, "\(settings.text)")
-            let doctor = try await fleet.doctor(by: admin, timeZone: "UTC", hours: ("08:00", "18:00"), slotMinutes: 30)
-            let booker = try await fleet.register("Booker")
-            let longest = try await fleet.register("Longest Waiting")
-            let next = try await fleet.register("Next")
-            let day = TestFleet.day(4)
-            for patient in [longest, next] { _ = try await Self.join(fleet, patient, doctor: doctor.id, day: day) }
-            let appointment = try await fleet.book(booker, doctor: doctor.id, startsAt: "\(day)T09:30:00Z")
-            try await fleet.act("cancel", on: appointment, ["reason": "cannot come"], as: booker)
-            try await eventually(timeout: .seconds(10), "the longest waiting is offered the slot") {
-                try await Self.offers(fleet, longest).count == 1
-            }
-            let held = try #require(try await Self.offers(fleet, longest).first)
+            let (longest, next, held, _) = try await Self.oneByOneSlotFreed(fleet, day: TestFleet.day(4), at: "09:30")
             let expires = try #require(WireCoding.parseTimestamp(held["expiresAt"] as? String ?? ""))
             #expect(abs(expires.timeIntervalSinceNow - 15 * 60) < 60, "held for 15 minutes")
             try await Task.sleep(for: .seconds(1))
@@ -216,25 +223,10 @@ struct WaitlistTests {
     /// stayed `claimed` and, one by one, held the slot from everyone else for good.
     @Test func anOffersDeclinedBookingPassesTheSlotToTheNextPatient() async throws {
         try await TestFleet.with(workers: .init(waitlist: true)) { fleet in
-            let admin = try await fleet.admin()
-            let settings = try await fleet.api.send(
-                "PUT", "/v1/waitlist/settings", body: Data(#"{"mode":"one_by_one","holdMinutes":15}"#.utf8), token: admin.accessToken,
-                headers: ["Content-Type": "application/json"])
-            try #require(settings.status == 200, "\(settings.text)")
-            let doctor = try await fleet.doctor(by: admin, timeZone: "UTC", hours: ("08:00", "18:00"), slotMinutes: 30)
-            let booker = try await fleet.register("Booker")
-            let first = try await fleet.register("First In Line")
-            let next = try await fleet.register("Next In Line")
-            let day = TestFleet.day(5)
-            for patient in [first, next] { _ = try await Self.join(fleet, patient, doctor: doctor.id, day: day) }
-            let appointment = try await fleet.book(booker, doctor: doctor.id, startsAt: "\(day)T10:30:00Z")
-            try await fleet.act("cancel", on: appointment, ["reason": "cannot come"], as: booker)
-            try await eventually(timeout: .seconds(10), "the first in line is offered the slot") {
-                try await Self.offers(fleet, first).count == 1
-            }
-            let offer = try #require(try await Self.offers(fleet, first).first?["id"] as? String)
+            let (first, next, offered, doctor) = try await Self.oneByOneSlotFreed(fleet, day: TestFleet.day(5), at: "10:30")
+            let offer = try #require(offered["id"] as? String)
             // Meanwhile the clinic asks for a week's notice: the slot can no longer be booked by a request.
-            try await fleet.database.query("UPDATE directory.doctors SET minimum_notice_minutes = 10080 WHERE id = $1", [doctor.id])
+            try await fleet.database.query("UPDATE directory.doctors SET minimum_notice_minutes = 10080 WHERE id = $1", [doctor])
             let accepted = try await fleet.api.post("/v1/waitlist/offers/\(offer)/accept", token: first.accessToken)
             try #require(accepted.status == 202, "\(accepted.text)")
             let outcome = try await fleet.outcome(of: accepted.json["commandId"] as? String ?? "", token: first.accessToken)
