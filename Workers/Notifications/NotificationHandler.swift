@@ -99,7 +99,8 @@ public struct NotificationHandler: BatchMessageHandler {
             }
             records += try CausedRecords.emails(requests, causedBy: notice.metadata, to: emailTopic)
         }
-        try await producer.sendAll(records)
+        // One batch send: the records share the linger window and keep their order per recipient.
+        try await producer.send(records)
     }
 
     /// Plans the events and looks up, in two queries for the whole batch, the patients of
@@ -243,15 +244,6 @@ public enum CausedRecords {
 
     public static func emails(_ requests: [EmailRequested], causedBy cause: EnvelopeMetadata, to topic: String) throws -> [ProducerRecord] {
         try make(requests, keyedBy: \.recipient.userId, causedBy: cause, to: topic)
-    }
-}
-
-extension KafkaProducer {
-    /// Hands every record to the producer, in order, and waits for all acknowledgements: the
-    /// records share the producer's linger window, so a batch costs one wait, not one each, and
-    /// two records for one recipient keep their order (a task per record let them swap).
-    public func sendAll(_ records: [ProducerRecord]) async throws {
-        try await send(records)
     }
 }
 

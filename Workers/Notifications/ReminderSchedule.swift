@@ -138,7 +138,7 @@ public struct ReminderSender: Service {
                 let cause = EnvelopeMetadata(
                     id: UUID(), type: "reminder", version: 1, occurredAt: Date(), correlationId: key, causationId: nil,
                     tenantId: tenant, actor: .system)
-                try await producer.sendAll(
+                try await producer.send(
                     try CausedRecords.emails(requests, causedBy: cause, to: emailTopic)
                         + CausedRecords.announcements(drafts.compactMap { stored[$0.key] }, causedBy: cause, to: inAppTopic))
                 try await connection.query(

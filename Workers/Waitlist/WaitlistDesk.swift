@@ -196,16 +196,17 @@ struct WaitlistDesk: Sendable {
             """
         ).map(Self.notice)
         for offer in lapsed {
+            let source = Self.lapseSource(offer.offerId)
             try await pool.transaction { connection in
                 let expired = try await connection.query(
                     """
                     UPDATE booking.waitlist_offers SET status = 'expired', closed_at = now(), closed_by = $2
                     WHERE id = $1 AND status = 'open' RETURNING id
-                    """, [offer.offerId, Self.lapseSource(offer.offerId)])
+                    """, [offer.offerId, source])
                 guard !expired.isEmpty, offer.startsAt > Date() else { return }
                 _ = try await makeOffers(
                     Slot(tenant: offer.tenant, doctor: offer.doctor, startsAt: offer.startsAt, endsAt: offer.endsAt), excluding: nil,
-                    source: Self.lapseSource(offer.offerId), on: connection)
+                    source: source, on: connection)
             }
         }
     }
@@ -282,7 +283,7 @@ struct WaitlistDesk: Sendable {
                 link: kind == .waitlistOffer ? links.link(offer: notice.offerId) : nil,
                 linkExpiresAt: kind == .waitlistOffer ? notice.expiresAt : nil)
         }
-        try await producer.sendAll(
+        try await producer.send(
             try CausedRecords.announcements(Array(stored.values), causedBy: cause, to: inAppTopic)
                 + CausedRecords.emails(requests, causedBy: cause, to: emailTopic))
     }

@@ -103,7 +103,7 @@ struct BookingBench: AsyncParsableCommand {
             let waiting = targets.filter { doneAt[$0.group] == nil }
             guard !waiting.isEmpty else { return }
             for lag in try await ConsumerGroupLag.read(waiting, admin: admin)
-            where lag.partitions.reduce(0, { $0 + ($1.committed ?? $1.lowWatermark) }) >= (before[lag.group] ?? 0) + Int64(commands) {
+            where lag.committedTotal >= (before[lag.group] ?? 0) + Int64(commands) {
                 doneAt[lag.group] = elapsed
             }
         }
@@ -191,10 +191,9 @@ struct BookingBench: AsyncParsableCommand {
         let ratio = ceiling.map { decidedPerSecond / max(1, $0.bookingsPerSecond) }
         let downstream = follower.targets.map { target -> Downstream in
             guard let done = follower.doneAt[target.group] else { return Downstream(group: target.group, met: false) }
-            let doneSeconds = Double(done.components.seconds) + Double(done.components.attoseconds) / 1e18
-            let rate = Double(commands) / doneSeconds
+            let rate = Double(commands) / done.seconds
             return Downstream(
-                group: target.group, seconds: doneSeconds, eventsPerSecond: rate, ratioToDecided: rate / decidedPerSecond,
+                group: target.group, seconds: done.seconds, eventsPerSecond: rate, ratioToDecided: rate / decidedPerSecond,
                 met: rate / decidedPerSecond >= Self.downstreamTargetRatio)
         }
         let result = Result(
