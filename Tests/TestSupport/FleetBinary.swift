@@ -56,10 +56,10 @@ public enum FleetBinary {
                     continuation.resume(throwing: FixtureError("cannot run \(executable): \(error)"))
                     return
                 }
-                process.waitUntilExit()
+                let status = process.waitForExitStatus()
                 try? output.close()
                 let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-                continuation.resume(returning: Result(status: process.terminationStatus, output: text))
+                continuation.resume(returning: Result(status: status, output: text))
             }
         }
     }

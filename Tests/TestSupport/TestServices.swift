@@ -137,10 +137,10 @@ public struct ServicesProcess: Sendable {
                     continuation.resume(throwing: error)
                     return
                 }
-                process.waitUntilExit()
+                let status = process.waitForExitStatus()
                 try? output.close()
                 let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-                continuation.resume(returning: Outcome(status: process.terminationStatus, text: text))
+                continuation.resume(returning: Outcome(status: status, text: text))
             }
         }
     }
