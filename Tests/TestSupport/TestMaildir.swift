@@ -1,4 +1,10 @@
 import Foundation
+import Synchronization
+
+/// Tests in parallel change the one refusal file: `accept` rewrites what it read, so without
+/// this lock a `refuse` landing between its read and its write was lost (seen in CI: a 451
+/// address accepted with 250).
+private let refusalFile = Mutex(())
 
 /// The SMTP sink's Maildir, and the refusal list it reads on every RCPT.
 public struct TestMaildir: Sendable {
@@ -37,6 +43,10 @@ public struct TestMaildir: Sendable {
 
     /// Makes the sink refuse `address` at RCPT with `code` (550 permanent, 451 transient).
     public func refuse(_ address: String, code: Int = 550) throws {
+        try refusalFile.withLock { _ in try appendRefusal(address, code: code) }
+    }
+
+    private func appendRefusal(_ address: String, code: Int) throws {
         let file = (path as NSString).appendingPathComponent("refuse")
         let line = "\(code) \(address)\n"
         if let handle = FileHandle(forWritingAtPath: file) {
@@ -50,10 +60,13 @@ public struct TestMaildir: Sendable {
 
     /// Accepts `address` again.
     public func accept(_ address: String) throws {
-        let file = (path as NSString).appendingPathComponent("refuse")
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return }
-        let kept = text.split(separator: "\n").filter { !$0.hasSuffix(" \(address)") }.joined(separator: "\n")
-        try Data((kept.isEmpty ? "" : kept + "\n").utf8).write(to: URL(fileURLWithPath: file))
+        try refusalFile.withLock { _ in
+            let file = (path as NSString).appendingPathComponent("refuse")
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return }
+            let kept = text.split(separator: "\n").filter { !$0.hasSuffix(" \(address)") }.joined(separator: "\n")
+            // Atomic: the sink reads the file on every RCPT and must never see it half written.
+            try Data((kept.isEmpty ? "" : kept + "\n").utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
+        }
     }
 }
 
