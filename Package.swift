@@ -85,6 +85,7 @@ let package = Package(
             name: "Notifications",
             dependencies: [
                 "Contracts", "Kafka", "Postgres", "Runtime", "FleetConfiguration",
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Workers/Notifications"),

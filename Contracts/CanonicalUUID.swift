@@ -22,15 +22,30 @@ extension UUID {
     /// The canonical text form: lower case, RFC 9562 (`uuidString` is upper case, and formats
     /// through `sprintf`).
     public var canonical: String {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
-        return withUnsafeBytes(of: uuid) { raw in
-            String(unsafeUninitializedCapacity: 36) { output in
+        String(unsafeUninitializedCapacity: 36) { output in writeCanonical(into: output) }
+    }
+
+    /// Appends the canonical form's 36 bytes (the wire encoder writes them without a `String`).
+    public func appendCanonical(to bytes: inout [UInt8]) {
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: 36))
+        bytes.withUnsafeMutableBufferPointer { buffer in
+            _ = writeCanonical(into: UnsafeMutableBufferPointer(rebasing: buffer[start..<start + 36]))
+        }
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    private func writeCanonical(into output: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        Self.hexDigits.withUnsafeBufferPointer { digits in
+            withUnsafeBytes(of: uuid) { raw in
                 var position = 0
-                for (index, byte) in raw.enumerated() {
+                for index in 0..<16 {
                     if index == 4 || index == 6 || index == 8 || index == 10 {
                         output[position] = UInt8(ascii: "-")
                         position += 1
                     }
+                    let byte = raw[index]
                     output[position] = digits[Int(byte >> 4)]
                     output[position + 1] = digits[Int(byte & 0x0F)]
                     position += 2

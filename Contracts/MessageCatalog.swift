@@ -2,10 +2,10 @@ import Foundation
 
 /// The message types one topic carries, and the decoder that tells them apart.
 public struct MessageCatalog: Sendable {
-    private let decoders: [String: [Int: @Sendable (Data) throws -> any MessagePayload]]
+    private let decoders: [String: [Int: @Sendable (WireValue) throws -> any MessagePayload]]
 
     public init(_ types: [any MessagePayload.Type]) {
-        var decoders: [String: [Int: @Sendable (Data) throws -> any MessagePayload]] = [:]
+        var decoders: [String: [Int: @Sendable (WireValue) throws -> any MessagePayload]] = [:]
         for type in types {
             decoders[type.messageType, default: [:]][type.version] = Self.payloadDecoder(for: type)
         }
@@ -14,8 +14,14 @@ public struct MessageCatalog: Sendable {
 
     private static func payloadDecoder<P: MessagePayload>(
         for _: P.Type
-    ) -> @Sendable (Data) throws -> any MessagePayload {
-        { data in try WireCoding.decoder().decode(PayloadEnvelope<P>.self, from: data).payload }
+    ) -> @Sendable (WireValue) throws -> any MessagePayload {
+        { envelope in
+            guard let payload = envelope[PayloadKey.payload.stringValue] else {
+                throw DecodingError.keyNotFound(
+                    PayloadKey.payload, DecodingError.Context(codingPath: [], debugDescription: "No value associated with key payload."))
+            }
+            return try WireDecoder().decode(P.self, from: payload, codingPath: [PayloadKey.payload])
+        }
     }
 
     public var knownTypes: [(type: String, version: Int)] {
@@ -23,11 +29,14 @@ public struct MessageCatalog: Sendable {
             .sorted { ($0.type, $0.version) < ($1.type, $1.version) }
     }
 
-    /// Decodes the envelope, then its payload by `type` and `version`, then validates it.
+    /// Decodes the envelope, then its payload by `type` and `version`, then validates it. The
+    /// bytes are parsed once; the envelope and the payload are read from the same tree.
     public func decode(_ data: Data) throws(ContractError) -> DecodedMessage {
         let metadata: EnvelopeMetadata
+        let document: WireValue
         do {
-            metadata = try WireCoding.decoder().decode(EnvelopeMetadata.self, from: data)
+            document = try WireValue.parse(data)
+            metadata = try WireDecoder().decode(EnvelopeMetadata.self, from: document)
         } catch {
             throw .undecodable(DecodingProblem(error).description)
         }
@@ -37,7 +46,7 @@ public struct MessageCatalog: Sendable {
         }
         let payload: any MessagePayload
         do {
-            payload = try decode(data)
+            payload = try decode(document)
         } catch {
             throw .undecodable(DecodingProblem(error).description)
         }
@@ -76,7 +85,7 @@ public struct DecodedMessage: Sendable {
     }
 }
 
-/// Reads only the `payload` member of an envelope.
-private struct PayloadEnvelope<P: MessagePayload>: Decodable {
-    let payload: P
+/// The envelope's member that holds the payload.
+private enum PayloadKey: String, CodingKey {
+    case payload
 }

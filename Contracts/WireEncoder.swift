@@ -30,27 +30,32 @@ enum WireNode {
     case bool(Bool)
     case number(String)
     case string(String)
+    /// Written straight into the output in their wire forms, without a `String` in between.
+    case uuid(UUID)
+    case timestamp(Date)
     case array(WireArray)
     case object(WireObject)
 
-    static func make<T: Encodable>(_ value: T, codingPath: [any CodingKey]) throws -> WireNode {
+    /// `codingPath` is built only when it is needed (a container, an error): building it for
+    /// every member of every struct was an allocation per member.
+    static func make<T: Encodable>(_ value: T, codingPath: @autoclosure () -> [any CodingKey]) throws -> WireNode {
         // Compare types first: a failed dynamic cast per candidate type, for every member of every
         // struct, was the biggest part of encoding a message.
         let type = ObjectIdentifier(T.self)
         if type == ObjectIdentifier(String.self), let string = value as? String { return .string(string) }
-        if type == ObjectIdentifier(UUID.self), let uuid = value as? UUID { return .string(uuid.canonical) }
-        if type == ObjectIdentifier(Date.self), let date = value as? Date { return .string(WireCoding.formatTimestamp(date)) }
+        if type == ObjectIdentifier(UUID.self), let uuid = value as? UUID { return .uuid(uuid) }
+        if type == ObjectIdentifier(Date.self), let date = value as? Date { return .timestamp(date) }
         if type == ObjectIdentifier(Int.self), let int = value as? Int { return .number(String(int)) }
         if type == ObjectIdentifier(Bool.self), let bool = value as? Bool { return .bool(bool) }
-        if type == ObjectIdentifier(Double.self), let double = value as? Double { return try number(double, codingPath: codingPath) }
+        if type == ObjectIdentifier(Double.self), let double = value as? Double { return try number(double, codingPath: codingPath()) }
         if type == ObjectIdentifier(Int64.self), let int = value as? Int64 { return .number(String(int)) }
         if type == ObjectIdentifier(Int32.self), let int = value as? Int32 { return .number(String(int)) }
         if type == ObjectIdentifier(UInt64.self), let int = value as? UInt64 { return .number(String(int)) }
-        if type == ObjectIdentifier(Float.self), let float = value as? Float { return try number(Double(float), codingPath: codingPath) }
+        if type == ObjectIdentifier(Float.self), let float = value as? Float { return try number(Double(float), codingPath: codingPath()) }
         if type == ObjectIdentifier(URL.self), let url = value as? URL { return .string(url.absoluteString) }
         if type == ObjectIdentifier(Data.self), let data = value as? Data { return .string(data.base64EncodedString()) }
         if type == ObjectIdentifier(Decimal.self), let decimal = value as? Decimal { return .number(decimal.description) }
-        let encoder = WireNodeEncoder(codingPath: codingPath)
+        let encoder = WireNodeEncoder(codingPath: codingPath())
         try value.encode(to: encoder)
         // A type that encodes nothing is an empty object, as with JSONEncoder.
         return encoder.node ?? .object(WireObject())
@@ -71,41 +76,63 @@ enum WireNode {
         case .bool(let value): output.append(contentsOf: (value ? "true" : "false").utf8)
         case .number(let text): output.append(contentsOf: text.utf8)
         case .string(let text): Self.writeString(text, into: &output)
+        case .uuid(let uuid):
+            output.append(UInt8(ascii: "\""))
+            uuid.appendCanonical(to: &output)
+            output.append(UInt8(ascii: "\""))
+        case .timestamp(let date):
+            output.append(UInt8(ascii: "\""))
+            if !WireCoding.appendTimestamp(date, to: &output) {
+                output.removeLast()
+                Self.writeString(WireCoding.formatTimestamp(date), into: &output)
+                return
+            }
+            output.append(UInt8(ascii: "\""))
         case .array(let array):
             output.append(UInt8(ascii: "["))
-            for (index, item) in array.items.enumerated() {
+            for index in array.items.indices {
                 if index > 0 { output.append(UInt8(ascii: ",")) }
-                item.write(into: &output)
+                array.items[index].write(into: &output)
             }
             output.append(UInt8(ascii: "]"))
         case .object(let object):
             output.append(UInt8(ascii: "{"))
-            // Sorted by their UTF-8 bytes: the same value always has the same bytes.
-            let members = object.items.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-            for (index, member) in members.enumerated() {
+            // Kept sorted by their UTF-8 bytes as they were added: the same value always has the same bytes.
+            for index in object.items.indices {
                 if index > 0 { output.append(UInt8(ascii: ",")) }
-                Self.writeString(member.key, into: &output)
+                Self.writeString(object.items[index].key, into: &output)
                 output.append(UInt8(ascii: ":"))
-                member.value.write(into: &output)
+                object.items[index].value.write(into: &output)
             }
             output.append(UInt8(ascii: "}"))
         }
     }
 
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// Copies runs of bytes that need no escape at once: byte by byte, appending was the
+    /// largest part of encoding a message.
     static func writeString(_ text: String, into output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
-        let hex = Array("0123456789abcdef".utf8)
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): output.append(contentsOf: [92, 34])
-            case UInt8(ascii: "\\"): output.append(contentsOf: [92, 92])
-            case 0x0A: output.append(contentsOf: [92, UInt8(ascii: "n")])
-            case 0x0D: output.append(contentsOf: [92, UInt8(ascii: "r")])
-            case 0x09: output.append(contentsOf: [92, UInt8(ascii: "t")])
-            case 0x00..<0x20:
-                output.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 0x0f)]])
-            default: output.append(byte)
+        var text = text
+        text.withUTF8 { bytes in
+            var runStart = 0
+            for index in 0..<bytes.count {
+                let byte = bytes[index]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
+                runStart = index + 1
+                switch byte {
+                case UInt8(ascii: "\""): output.append(contentsOf: [92, 34])
+                case UInt8(ascii: "\\"): output.append(contentsOf: [92, 92])
+                case 0x0A: output.append(contentsOf: [92, UInt8(ascii: "n")])
+                case 0x0D: output.append(contentsOf: [92, UInt8(ascii: "r")])
+                case 0x09: output.append(contentsOf: [92, UInt8(ascii: "t")])
+                default:
+                    output.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0f)]])
+                }
             }
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
         }
         output.append(UInt8(ascii: "\""))
     }
@@ -117,16 +144,26 @@ final class WireArray {
 }
 
 final class WireObject {
-    /// Members in the order encoded (objects are small: a list beats a dictionary here).
+    /// Members sorted by their keys' UTF-8 bytes, kept so as they are set (objects are small: a
+    /// sorted list beats a dictionary here, and writing needs no sort).
     var items: [(key: String, value: WireNode)] = []
 
     subscript(key: String) -> WireNode? {
         get { items.first { $0.key == key }?.value }
         set {
-            if let index = items.firstIndex(where: { $0.key == key }) {
-                if let newValue { items[index].value = newValue } else { items.remove(at: index) }
+            // Members usually arrive in declaration order; search from the end for where the key goes.
+            var index = items.count
+            while index > 0, key.utf8.lexicographicallyPrecedes(items[index - 1].key.utf8) { index -= 1 }
+            if index > 0, items[index - 1].key == key {
+                if let newValue { items[index - 1].value = newValue } else { items.remove(at: index - 1) }
             } else if let newValue {
+                // Appended and swapped into place: `insert` took the generic, slow path here.
                 items.append((key, newValue))
+                var position = items.count - 1
+                while position > index {
+                    items.swapAt(position, position - 1)
+                    position -= 1
+                }
             }
         }
     }

@@ -98,7 +98,7 @@ struct ContractsTests {
         ]
         for (seconds, text) in expected {
             #expect(WireCoding.formatTimestamp(Date(timeIntervalSince1970: seconds)) == text)
-            #expect(WireCoding.parseTimestamp(text).map(WireCoding.formatTimestamp) == text || seconds < 0)
+            #expect(WireCoding.parseTimestamp(text).map(WireCoding.formatTimestamp) == text)
         }
     }
 

@@ -2,6 +2,7 @@ import Contracts
 import Foundation
 import Kafka
 import Logging
+import Metrics
 import Postgres
 import Runtime
 
@@ -69,7 +70,9 @@ public struct NotificationHandler: BatchMessageHandler {
     }
 
     func notify(_ messages: [IncomingMessage]) async throws {
+        let started = ContinuousClock.now
         let notices = try await prepare(messages)
+        Self.timed(.lookup, since: started)
         guard !notices.isEmpty else { return }
         let drafts = notices.flatMap { notice in
             notice.recipients.map { recipient in
@@ -81,12 +84,15 @@ public struct NotificationHandler: BatchMessageHandler {
                     appointment: notice.plan.appointmentId, title: text.title, body: text.body)
             }
         }
+        let storeStarted = ContinuousClock.now
         let (stored, emailAllowed) = try await pool.transaction { connection in
             let stored = try await Inbox.store(drafts, on: connection)
             try await reminders.update(notices.map { ($0.plan, $0.summary, $0.metadata.tenantId) }, on: connection)
             let allowed = try await Inbox.wantingEmail(Set(notices.flatMap { $0.recipients.map(\.userId) }), on: connection)
             return (stored, allowed)
         }
+        Self.timed(.store, since: storeStarted)
+        let publishStarted = ContinuousClock.now
         var records: [ProducerRecord] = []
         for notice in notices {
             let mine = notice.recipients.compactMap { stored[InboxKey(source: notice.source, recipient: $0.userId)] }
@@ -101,6 +107,17 @@ public struct NotificationHandler: BatchMessageHandler {
         }
         // One batch send: the records share the linger window and keep their order per recipient.
         try await producer.send(records)
+        Self.timed(.publish, since: publishStarted)
+    }
+
+    /// The steps of a batch, timed apart (`carefleet_notification_batch_phase_seconds{phase}`), so
+    /// a slow batch says whether PostgreSQL (lookup, store) or the broker (publish: encoding and
+    /// every acknowledgement) held it.
+    enum Phase: String { case lookup, store, publish }
+
+    static func timed(_ phase: Phase, since start: ContinuousClock.Instant) {
+        Metrics.Timer(label: "carefleet_notification_batch_phase_seconds", dimensions: [("phase", phase.rawValue)])
+            .record(ContinuousClock.now - start)
     }
 
     /// Plans the events and looks up, in two queries for the whole batch, the patients of
