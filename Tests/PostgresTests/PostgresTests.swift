@@ -128,6 +128,40 @@ struct PostgresTests {
         }
     }
 
+    @Test func aPipelineIsOneRoundTripAndOneTransaction() async throws {
+        try await TestDatabase.with(migrated: false) { url in
+            let connection = try await PostgresConnection.connect(url: url)
+            try await connection.query("CREATE TABLE t (n int PRIMARY KEY)")
+            let before = await connection.roundTrips
+            let answers = try await connection.pipeline([
+                ("INSERT INTO t VALUES ($1)", [1]), ("SELECT count(*)::int FROM t WHERE n = $1", [1]),
+                ("INSERT INTO t SELECT unnest($1::int[]) RETURNING n", [[2, 3]]),
+            ])
+            #expect(await connection.roundTrips - before <= 3, "one pipeline (and at most the prepares that travel in it)")
+            #expect(answers.count == 3)
+            #expect(try answers[1][0].decode(Int.self, 0) == 1, "a statement sees what an earlier one wrote")
+            #expect(try answers[2].map { try $0.decode(Int.self, 0) } == [2, 3])
+            // A failing statement undoes the ones before it and skips the ones after.
+            await #expect(throws: PostgresError.self) {
+                try await connection.pipeline([
+                    ("INSERT INTO t VALUES ($1)", [4]), ("INSERT INTO t VALUES ($1)", [1]), ("INSERT INTO t VALUES ($1)", [5]),
+                ])
+            }
+            let rows = try await connection.query("SELECT n FROM t ORDER BY n")
+            #expect(try rows.map { try $0.decode(Int.self, 0) } == [1, 2, 3])
+            // Inside a transaction, a pipeline is part of it.
+            struct Abort: Error {}
+            await #expect(throws: Abort.self) {
+                try await connection.transaction { connection in
+                    try await connection.pipeline([("INSERT INTO t VALUES ($1)", [6])])
+                    throw Abort()
+                }
+            }
+            #expect(try await connection.query("SELECT count(*)::int FROM t")[0].decode(Int.self, 0) == 3)
+            await connection.close()
+        }
+    }
+
     @Test func aPoolOfFourServesSixteenConcurrentQueries() async throws {
         try await TestDatabase.with(migrated: false) { url in
             let application = "pooltest\(UUID().uuidString.prefix(6))"

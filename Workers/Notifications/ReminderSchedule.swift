@@ -17,12 +17,12 @@ public struct ReminderSchedule: Sendable {
         self.offsets = offsets
     }
 
-    /// Keeps the schedule of each plan's appointment right: confirmed appointments get a row per
-    /// offset for their start time; any other status, or a new start time, drops unsent rows.
-    /// Two statements for a whole batch: the last plan of an appointment decides its schedule,
+    /// The statements that keep the schedule of each plan's appointment right, to run in this
+    /// order (none when no plan changes a schedule): confirmed appointments get a row per offset
+    /// for their start time; any other status, or a new start time, drops unsent rows. Two statements for a whole batch: the last plan of an appointment decides its schedule,
     /// which is what applying the plans one after another would leave.
-    func update(_ items: [(plan: NotificationPlan, summary: AppointmentSummary, tenant: UUID)], on connection: PostgresConnection)
-        async throws
+    func statements(for items: [(plan: NotificationPlan, summary: AppointmentSummary, tenant: UUID)]) throws
+        -> [(sql: String, parameters: [any PostgresBindable])]
     {
         var latest: [UUID: (plan: NotificationPlan, summary: AppointmentSummary, tenant: UUID)] = [:]
         var order: [UUID] = []
@@ -30,15 +30,18 @@ public struct ReminderSchedule: Sendable {
             if latest.updateValue(item, forKey: item.plan.appointmentId) == nil { order.append(item.plan.appointmentId) }
         }
         let changes = order.compactMap { latest[$0] }
-        guard !changes.isEmpty else { return }
-        try await connection.query(
-            """
-            DELETE FROM notify.reminders r
-            USING unnest($1::uuid[], $2::timestamptz[], $3::boolean[]) AS x(appointment_id, starts_at, drop_all)
-            WHERE r.appointment_id = x.appointment_id AND r.sent_at IS NULL AND (r.starts_at <> x.starts_at OR x.drop_all)
-            """,
-            [changes.map(\.plan.appointmentId), changes.map(\.summary.startsAt), changes.map { $0.plan.status != .confirmed }])
-        guard !offsets.isEmpty else { return }
+        guard !changes.isEmpty else { return [] }
+        var statements: [(sql: String, parameters: [any PostgresBindable])] = [
+            (
+                """
+                DELETE FROM notify.reminders r
+                USING unnest($1::uuid[], $2::timestamptz[], $3::boolean[]) AS x(appointment_id, starts_at, drop_all)
+                WHERE r.appointment_id = x.appointment_id AND r.sent_at IS NULL AND (r.starts_at <> x.starts_at OR x.drop_all)
+                """,
+                [changes.map(\.plan.appointmentId), changes.map(\.summary.startsAt), changes.map { $0.plan.status != .confirmed }]
+            )
+        ]
+        guard !offsets.isEmpty else { return statements }
         var appointments: [UUID] = [], minutes: [Int] = [], starts: [Date] = [], tenants: [UUID] = [], dues: [Date] = []
         var summaries: [String] = []
         let encoder = WireCoding.encoder()
@@ -57,14 +60,17 @@ public struct ReminderSchedule: Sendable {
                 summaries.append(encoded)
             }
         }
-        guard !appointments.isEmpty else { return }
-        try await connection.query(
-            """
-            INSERT INTO notify.reminders (appointment_id, offset_minutes, starts_at, tenant_id, due_at, appointment)
-            SELECT a, m, s, t, d, j::jsonb
-            FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::uuid[], $5::timestamptz[], $6::text[]) AS x(a, m, s, t, d, j)
-            ON CONFLICT DO NOTHING
-            """, [appointments, minutes, starts, tenants, dues, summaries])
+        guard !appointments.isEmpty else { return statements }
+        statements.append(
+            (
+                """
+                INSERT INTO notify.reminders (appointment_id, offset_minutes, starts_at, tenant_id, due_at, appointment)
+                SELECT a, m, s, t, d, j::jsonb
+                FROM unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::uuid[], $5::timestamptz[], $6::text[]) AS x(a, m, s, t, d, j)
+                ON CONFLICT DO NOTHING
+                """, [appointments, minutes, starts, tenants, dues, summaries]
+            ))
+        return statements
     }
 }
 

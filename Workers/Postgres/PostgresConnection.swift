@@ -56,6 +56,31 @@ public final class PostgresConnection: Sendable {
         return try await run { handle.execute(sql, encoded) }
     }
 
+    /// Runs `statements` in one round trip (libpq's pipeline mode), in order; answers their
+    /// results in the same order. Outside a transaction they are one implicit transaction: all
+    /// commit together at the end, or, when one fails, none does and its error is thrown. Inside
+    /// `transaction`, they are part of it.
+    ///
+    /// Everything is sent before anything is read, so put the statement with a large result last.
+    public func pipeline(_ statements: [(sql: String, parameters: [any PostgresBindable])]) async throws(PostgresError)
+        -> [PostgresRows]
+    {
+        guard !statements.isEmpty else { return [] }
+        var encoded: [(sql: String, parameters: [PostgresParameter])] = []
+        encoded.reserveCapacity(statements.count + 1)
+        if let begin = pendingBegin.withLock({ $0.take() }) { encoded.append((begin, [])) }
+        let skip = encoded.count
+        for statement in statements {
+            var values: [PostgresParameter] = []
+            values.reserveCapacity(statement.parameters.count)
+            for parameter in statement.parameters { values.append(try parameter.postgresParameter) }
+            encoded.append((statement.sql, values))
+        }
+        let handle = self.handle
+        let batch = encoded
+        return try await run { handle.pipeline(batch).map { Array($0.dropFirst(skip)) } }
+    }
+
     /// Runs a script of several statements without parameters (migrations, `BEGIN`, `COMMIT`).
     @discardableResult
     public func execute(script sql: String) async throws(PostgresError) -> PostgresRows {
@@ -76,8 +101,8 @@ public final class PostgresConnection: Sendable {
     }
 
     /// Runs blocking libpq work on the connection's queue; a cancelled task sends a cancel request.
-    private func run(_ work: @escaping @Sendable () -> Result<PostgresRows, PostgresError>) async throws(PostgresError)
-        -> PostgresRows
+    private func run<Answer: Sendable>(_ work: @escaping @Sendable () -> Result<Answer, PostgresError>) async throws(PostgresError)
+        -> Answer
     {
         let handle = self.handle
         // A statement a task starts after it was cancelled (clean-up) is its choice: let it run.

@@ -54,6 +54,13 @@ public final class PostgresPool: Sendable {
         try await withConnection { try await $0.query(sql, parameters) }
     }
 
+    /// Runs `statements` on any connection in one round trip, as one transaction (see
+    /// `PostgresConnection.pipeline`).
+    @discardableResult
+    public func pipeline(_ statements: [(sql: String, parameters: [any PostgresBindable])]) async throws -> [PostgresRows] {
+        try await withConnection { try await $0.pipeline(statements) }
+    }
+
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
     @discardableResult
     public func transaction<R: Sendable>(
