@@ -35,7 +35,7 @@ struct BenchSmokeTests {
             let run = try await FleetBinary.run(
                 [
                     "bench", "pipeline", "--url", fleet.baseURL, "--maildir", maildir.path, "--rate", "10", "--seconds", "2",
-                    "--step-rates", "20", "--step-seconds", "1", "--burst", "40", "--doctors", "2", "--json", json,
+                    "--step-rates", "20", "--step-seconds", "1", "--burst", "40", "--doctors", "2", "--patients", "3", "--json", json,
                 ],
                 environment: ["CAREFLEET_DATABASE_URL": fleet.databaseURL, "CAREFLEET_FLEET_NAMESPACE": fleet.namespace.prefix])
             #expect(run.status == 0, "\(run.output)")
@@ -47,6 +47,8 @@ struct BenchSmokeTests {
                 #expect(((steady[stage] as? [String: Any])?["samples"] as? Int) == 20, "\(stage)")
             }
             #expect((figures["burst"] as? [String: Any])?["completed"] as? Int == 40, "\(run.output)")
+            // Three patients take turns: every booking is followed to its own patient's email.
+            #expect(figures["patients"] as? Int == 3)
             #expect(run.output.contains("highest sustained rate"))
         }
     }

@@ -240,14 +240,19 @@ struct WrkFigures: Sendable {
 struct BenchClinic: Sendable {
     var tenant: UUID
     var doctors: [UUID]
-    var patient: UUID
-    var patientToken: String
+    /// Every bench patient with a signed-in token; the first is `patient`.
+    var patients: [(id: UUID, token: String)]
+    var patient: UUID { patients[0].id }
+    var patientToken: String { patients[0].token }
     /// Every bench doctor's slot length.
     var slotSeconds: Double { 1800 }
 
-    /// A tenant of its own: an admin and a patient (accounts made through the identity store),
-    /// and `doctors` doctors made through the API, working around the clock in UTC with 30-minute slots.
-    static func make(config: FleetConfig, ingress: String, doctors doctorCount: Int = 2) async throws -> BenchClinic {
+    /// A tenant of its own: an admin and `patients` patients (accounts made through the identity
+    /// store), and `doctors` doctors made through the API, working around the clock in UTC with
+    /// 30-minute slots.
+    static func make(config: FleetConfig, ingress: String, doctors doctorCount: Int = 2, patients patientCount: Int = 1) async throws
+        -> BenchClinic
+    {
         let pool = PostgresPool(url: try config.require("database.url"), maximumConnections: 1, applicationName: "fleet-bench")
         defer { pool.close() }
         let identity = PostgresIdentityStore(pool: pool)
@@ -255,14 +260,14 @@ struct BenchClinic: Sendable {
         let password = OpaqueToken.generate()
         let hash = try await Passwords(cost: 4).hash(password)
         let stamp = UUID().uuidString.prefix(8).lowercased()
-        var patient: UUID?
-        for (email, role) in [("admin-\(stamp)@bench.invalid", Role.admin), ("patient-\(stamp)@bench.invalid", Role.patient)] {
+        let patientEmails = (0..<max(1, patientCount)).map { $0 == 0 ? "patient-\(stamp)@bench.invalid" : "patient-\($0)-\(stamp)@bench.invalid" }
+        var patientIds: [UUID] = []
+        for (email, role) in [("admin-\(stamp)@bench.invalid", Role.admin)] + patientEmails.map({ ($0, Role.patient) }) {
             let user = try await identity.createAccount(
                 NewAccount(tenantId: tenant.id, email: email, passwordHash: hash, role: role, displayName: "Bench \(role.rawValue)", emailVerified: true),
                 audit: AuditEntry("bench_account", tenant: tenant.id, user: nil))
-            if role == .patient { patient = user.id }
+            if role == .patient { patientIds.append(user.id) }
         }
-        guard let patient else { throw failure("the bench patient was not created") }
         let api = BenchAPI(base: ingress)
         let admin = try await api.login("admin-\(stamp)@bench.invalid", password: password, tenant: tenant.id)
         var doctors: [UUID] = []
@@ -279,8 +284,11 @@ struct BenchClinic: Sendable {
             }
             doctors.append(id)
         }
-        let patientToken = try await api.login("patient-\(stamp)@bench.invalid", password: password, tenant: tenant.id)
-        return BenchClinic(tenant: tenant.id, doctors: doctors, patient: patient, patientToken: patientToken)
+        var patients: [(id: UUID, token: String)] = []
+        for (id, email) in zip(patientIds, patientEmails) {
+            patients.append((id, try await api.login(email, password: password, tenant: tenant.id)))
+        }
+        return BenchClinic(tenant: tenant.id, doctors: doctors, patients: patients)
     }
 }
 

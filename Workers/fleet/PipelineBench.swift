@@ -19,9 +19,10 @@ struct PipelineBench: AsyncParsableCommand {
         commandName: "pipeline",
         abstract: "Latency from HTTP 202 to decision, in-app notification and email, at a steady rate; the highest steady rate; a burst's drain.",
         discussion: """
-            Sets up a tenant of its own (doctors working around the clock, one patient), sends \
-            POST /v1/appointments at --rate per second for --seconds, and follows every booking to \
-            its decision, the patient's in-app notification and the patient's email in the SMTP \
+            Sets up a tenant of its own (doctors working around the clock, --patients patients, \
+            who take turns), sends POST /v1/appointments at --rate per second for --seconds, and \
+            follows every booking to its decision, the patient's in-app notification and the \
+            patient's email in the SMTP \
             sink's Maildir (--maildir; scripts/local's sink writes to .local/mail). Then it tries \
             each of --step-rates for --step-seconds (a rate is sustained when every email of it \
             arrived within 5 s of its last request and the p95 to email stayed under 1 s), and \
@@ -38,6 +39,12 @@ struct PipelineBench: AsyncParsableCommand {
     @Option(help: "Seconds of each step.") var stepSeconds = 10
     @Option(help: "Bookings published at once after the steps (0: skip).") var burst = 20_000
     @Option(help: "Doctors (bookings are spread over them, and so over partitions).") var doctors = 12
+    @Option(
+        help: """
+            Patients, who take turns booking (emails are keyed by recipient: with one patient every \
+            patient email is on one partition, sent in order by one lane).
+            """)
+    var patients = 24
     @Option(help: "Where to keep the figures as JSON.") var json: String?
 
     /// Nil percentiles when nothing arrived (JSON has no infinity).
@@ -72,6 +79,7 @@ struct PipelineBench: AsyncParsableCommand {
 
     struct Result: Codable {
         var benchmark = "pipeline"
+        var patients: Int
         var steady: Phase
         var steps: [Phase]
         var highestSustainedRate: Int?
@@ -83,8 +91,9 @@ struct PipelineBench: AsyncParsableCommand {
         let config = try global.load()
         let newMail = URL(fileURLWithPath: maildir).appendingPathComponent("new").path
         guard FileManager.default.fileExists(atPath: newMail) else { throw failure("no Maildir at \(newMail): --maildir") }
-        let clinic = try await BenchClinic.make(config: config, ingress: url, doctors: doctors)
-        let tracker = PipelineTracker(patient: clinic.patient)
+        guard patients >= 1 else { throw failure("--patients must be at least 1") }
+        let clinic = try await BenchClinic.make(config: config, ingress: url, doctors: doctors, patients: patients)
+        let tracker = PipelineTracker(patients: Set(clinic.patients.map(\.id)))
         let namespace = try config.namespace()
         let kafka = KafkaConfig(properties: config.subtree("kafka"))
         let observer = try await PipelineObserver.start(
@@ -96,7 +105,7 @@ struct PipelineBench: AsyncParsableCommand {
             mail.stop()
         }
         let slots = SlotSequence(doctors: clinic.doctors)
-        let sender = BookingSender(api: BenchAPI(base: url), token: clinic.patientToken, tracker: tracker)
+        let sender = BookingSender(api: BenchAPI(base: url), tokens: clinic.patients.map(\.token), tracker: tracker)
 
         log("steady: \(rate)/s for \(seconds) s")
         let steady = try await sender.phase(rate: rate, seconds: seconds, slots: slots)
@@ -114,7 +123,7 @@ struct PipelineBench: AsyncParsableCommand {
             burstResult = try await self.burst(clinic: clinic, slots: slots, kafka: kafka, namespace: namespace, tracker: tracker)
         }
         let result = Result(
-            steady: steady, steps: steps, highestSustainedRate: sustained, burst: burstResult,
+            patients: patients, steady: steady, steps: steps, highestSustainedRate: sustained, burst: burstResult,
             measuredAt: WireCoding.formatTimestamp(Date()))
         print(Self.table(result))
         try BenchFigures.keep(result, bench: "pipeline", measuredAt: result.measuredAt, at: json)
@@ -131,12 +140,13 @@ struct PipelineBench: AsyncParsableCommand {
         while sent < burst {
             let count = min(2000, burst - sent)
             var records: [(UUID, ProducerRecord)] = []
-            for _ in 0..<count {
+            for index in 0..<count {
                 let (doctor, start) = slots.next()
+                let patient = clinic.patients[(sent + index) % clinic.patients.count].id
                 let envelope = Envelope(
-                    correlationId: "bench-pipeline", tenantId: clinic.tenant, actor: Principal(role: .patient, userId: clinic.patient),
+                    correlationId: "bench-pipeline", tenantId: clinic.tenant, actor: Principal(role: .patient, userId: patient),
                     payload: RequestAppointment(
-                        appointmentId: UUID.random(), doctorId: doctor, patientId: clinic.patient, startsAt: start,
+                        appointmentId: UUID.random(), doctorId: doctor, patientId: patient, startsAt: start,
                         endsAt: start.addingTimeInterval(clinic.slotSeconds), reason: nil))
                 records.append((envelope.metadata.id, ProducerRecord(topic: topic, key: doctor.canonical, value: try envelope.encoded())))
             }
@@ -226,7 +236,8 @@ final class SlotSequence: Sendable {
 /// Sends bookings at a steady rate and waits for each phase's bookings to come through.
 struct BookingSender: Sendable {
     let api: BenchAPI
-    let token: String
+    /// One per patient; the patients take turns.
+    let tokens: [String]
     let tracker: PipelineTracker
 
     func phase(rate: Int, seconds: Int, slots: SlotSequence) async throws -> PipelineBench.Phase {
@@ -241,6 +252,7 @@ struct BookingSender: Sendable {
                 try? await clock.sleep(until: start + interval * n)
                 let (doctor, startsAt) = slots.next()
                 sent.state.withLock { $0 += 1 }
+                let token = tokens[n % tokens.count]
                 group.addTask {
                     if let command = try? await api.book(doctor: doctor, startsAt: startsAt, token: token) {
                         tracker.accepted(command, at: clock.now)
@@ -274,7 +286,8 @@ extension BenchAPI {
 /// When each booking reached each stage. Arrivals are kept by their own key (command, event)
 /// and joined at the end, because the observers may see a stage before the 202 is read.
 final class PipelineTracker: Sendable {
-    let patient: UUID
+    /// The bench's patients: only their notifications and emails are followed.
+    let patients: Set<UUID>
     private let state = Mutex(State())
 
     private struct State {
@@ -284,8 +297,8 @@ final class PipelineTracker: Sendable {
         var emailed: [UUID: ContinuousClock.Instant] = [:]
     }
 
-    init(patient: UUID) {
-        self.patient = patient
+    init(patients: Set<UUID>) {
+        self.patients = patients
     }
 
     func accepted(_ command: UUID, at time: ContinuousClock.Instant) { state.withLock { $0.accepted[command] = time } }
@@ -295,7 +308,7 @@ final class PipelineTracker: Sendable {
     }
 
     func notified(event: UUID, recipient: UUID, at time: ContinuousClock.Instant) {
-        guard recipient == patient else { return }
+        guard patients.contains(recipient) else { return }
         state.withLock { $0.inApp[event] = time }
     }
 
@@ -308,7 +321,8 @@ final class PipelineTracker: Sendable {
             if line.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { break }
             guard line.lowercased().hasPrefix("x-carefleet-key:") else { continue }
             let parts = line.dropFirst("x-carefleet-key:".count).trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ":")
-            guard parts.count == 2, let event = UUID(uuidString: String(parts[0])), UUID(uuidString: String(parts[1])) == patient
+            guard parts.count == 2, let event = UUID(uuidString: String(parts[0])), let recipient = UUID(uuidString: String(parts[1])),
+                patients.contains(recipient)
             else { return }
             state.withLock { $0.emailed[event] = time }
             return
