@@ -20,6 +20,18 @@ extension UUID {
         return UUID(uuid: bytes)
     }
 
+    /// A time-ordered (version 7, RFC 9562) UUID: 48 bits of Unix milliseconds, then random
+    /// bits. Rows keyed by them are added at the end of a B-tree index instead of all over it.
+    public static func timeOrdered(at date: Date = Date()) -> UUID {
+        var bytes = random().uuid
+        let millis = UInt64(max(0, date.timeIntervalSince1970 * 1000))
+        withUnsafeMutableBytes(of: &bytes) { buffer in
+            for index in 0..<6 { buffer[index] = UInt8(truncatingIfNeeded: millis >> (8 * (5 - index))) }
+            buffer[6] = (buffer[6] & 0x0F) | 0x70  // version 7
+        }
+        return UUID(uuid: bytes)
+    }
+
     private static func fillRandom(_ buffer: UnsafeMutableRawBufferPointer) {
         #if canImport(Glibc)
             // glibc's arc4random_buf is one getrandom call for the whole buffer.

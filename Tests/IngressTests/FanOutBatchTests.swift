@@ -37,6 +37,25 @@ struct FanOutBatchTests {
         ).encoded()
     }
 
+    /// Notification ids are time-ordered (UUIDv7), so the rows of a batch are added at the end
+    /// of the primary key's index: with random ids PostgreSQL spent about twice as long on the insert.
+    @Test func storedNotificationsGetTimeOrderedIds() throws {
+        let drafts = (0..<50).map { index in
+            InboxDraft(
+                source: "event-\(index)", recipient: UUID.random(), tenant: UUID.random(), kind: .booked, appointment: nil,
+                title: "t", body: "b")
+        }
+        let statement = try #require(Inbox.storing(drafts))
+        let ids = try #require(statement.parameters.first as? [UUID])
+        #expect(ids.count == 50)
+        #expect(ids.allSatisfy { $0.canonical.dropFirst(14).first == "7" }, "version 7")
+        let before = UUID.timeOrdered(at: Date(timeIntervalSince1970: 1_790_000_000))
+        let after = UUID.timeOrdered(at: Date(timeIntervalSince1970: 1_790_000_000.002))
+        #expect(before.canonical < after.canonical, "a later millisecond sorts after")
+        #expect(before.canonical.hasPrefix("01a0c450-6c00-7"), "48 bits of Unix milliseconds, then the version")
+        #expect("89ab".contains(before.canonical.dropFirst(19).first ?? "x"), "variant 10")
+    }
+
     @Test func oneBadEventInABatchFailsAloneAndTheOthersAreNotified() async throws {
         try await TestFleet.with(workers: .none) { fleet in
             let admin = try await fleet.admin()

@@ -232,7 +232,7 @@ public enum Inbox {
             RETURNING id, recipient_id, source_key, title, body, created_at
             """
         let parameters: [any PostgresBindable] = [
-            unique.map { _ in UUID.random() }, unique.map(\.tenant), unique.map(\.recipient), unique.map(\.source),
+            unique.map { _ in UUID.timeOrdered() }, unique.map(\.tenant), unique.map(\.recipient), unique.map(\.source),
             unique.map(\.kind.rawValue), unique.map(\.appointment), unique.map(\.title), unique.map(\.body),
         ]
         return Statement(sql: sql, parameters: parameters) { rows in
