@@ -158,6 +158,24 @@ struct PostgresTests {
                 }
             }
             #expect(try await connection.query("SELECT count(*)::int FROM t")[0].decode(Int.self, 0) == 3)
+            // A parameter that cannot be encoded fails the pipeline before anything is sent, and
+            // the transaction's BEGIN still goes with its next statement: the insert is undone.
+            struct Reading: Codable, Sendable { var value: Double }
+            await #expect(throws: Abort.self) {
+                try await connection.transaction { connection in
+                    let refused: Bool
+                    do {
+                        try await connection.pipeline([("SELECT $1::jsonb", [PostgresJSON(Reading(value: .nan))])])
+                        refused = false
+                    } catch {
+                        refused = true
+                    }
+                    #expect(refused, "a NaN does not encode as JSON")
+                    try await connection.query("INSERT INTO t VALUES ($1)", [7])
+                    throw Abort()
+                }
+            }
+            #expect(try await connection.query("SELECT count(*)::int FROM t")[0].decode(Int.self, 0) == 3, "the insert was rolled back")
             await connection.close()
         }
     }

@@ -43,11 +43,8 @@ public final class PostgresConnection: Sendable {
     public func query(_ sql: String, _ parameters: [any PostgresBindable] = []) async throws(PostgresError)
         -> PostgresRows
     {
-        var values: [PostgresParameter] = []
-        values.reserveCapacity(parameters.count)
-        for parameter in parameters { values.append(try parameter.postgresParameter) }
+        let encoded = try Self.encode(parameters)
         let handle = self.handle
-        let encoded = values
         if let begin = pendingBegin.withLock({ $0.take() }) {
             return try await run {
                 handle.pipeline([(begin, []), (sql, encoded)]).map { $0.last ?? PostgresRows(columns: [], cells: [], affectedRows: 0) }
@@ -68,17 +65,20 @@ public final class PostgresConnection: Sendable {
         guard !statements.isEmpty else { return [] }
         var encoded: [(sql: String, parameters: [PostgresParameter])] = []
         encoded.reserveCapacity(statements.count + 1)
-        if let begin = pendingBegin.withLock({ $0.take() }) { encoded.append((begin, [])) }
-        let skip = encoded.count
-        for statement in statements {
-            var values: [PostgresParameter] = []
-            values.reserveCapacity(statement.parameters.count)
-            for parameter in statement.parameters { values.append(try parameter.postgresParameter) }
-            encoded.append((statement.sql, values))
-        }
+        for statement in statements { encoded.append((statement.sql, try Self.encode(statement.parameters))) }
+        // Taken only once every parameter encoded: a pending BEGIN must not be lost to a throw.
+        if let begin = pendingBegin.withLock({ $0.take() }) { encoded.insert((begin, []), at: 0) }
+        let skip = encoded.count - statements.count
         let handle = self.handle
         let batch = encoded
         return try await run { handle.pipeline(batch).map { Array($0.dropFirst(skip)) } }
+    }
+
+    private static func encode(_ parameters: [any PostgresBindable]) throws(PostgresError) -> [PostgresParameter] {
+        var values: [PostgresParameter] = []
+        values.reserveCapacity(parameters.count)
+        for parameter in parameters { values.append(try parameter.postgresParameter) }
+        return values
     }
 
     /// Runs a script of several statements without parameters (migrations, `BEGIN`, `COMMIT`).
