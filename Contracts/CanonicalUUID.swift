@@ -59,10 +59,8 @@ extension UUID {
         }
     }
 
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
     private func writeCanonical(into output: UnsafeMutableBufferPointer<UInt8>) -> Int {
-        Self.hexDigits.withUnsafeBufferPointer { digits in
+        WireHex.digits.withUnsafeBufferPointer { digits in
             withUnsafeBytes(of: uuid) { raw in
                 var position = 0
                 for index in 0..<16 {

@@ -15,13 +15,7 @@ public struct MessageCatalog: Sendable {
     private static func payloadDecoder<P: MessagePayload>(
         for _: P.Type
     ) -> @Sendable (WireValue) throws -> any MessagePayload {
-        { envelope in
-            guard let payload = envelope[PayloadKey.payload.stringValue] else {
-                throw DecodingError.keyNotFound(
-                    PayloadKey.payload, DecodingError.Context(codingPath: [], debugDescription: "No value associated with key payload."))
-            }
-            return try WireDecoder().decode(P.self, from: payload, codingPath: [PayloadKey.payload])
-        }
+        { envelope in try WireDecoder().decode(PayloadEnvelope<P>.self, from: envelope).payload }
     }
 
     public var knownTypes: [(type: String, version: Int)] {
@@ -85,7 +79,7 @@ public struct DecodedMessage: Sendable {
     }
 }
 
-/// The envelope's member that holds the payload.
-private enum PayloadKey: String, CodingKey {
-    case payload
+/// Reads only the `payload` member of an envelope.
+private struct PayloadEnvelope<P: MessagePayload>: Decodable {
+    let payload: P
 }

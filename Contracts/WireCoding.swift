@@ -98,7 +98,8 @@ public enum WireCoding {
             }
             guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
                 let minute = number(14, 2), let second = number(17, 2), let millis = number(20, 3),
-                year >= 1, (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year), hour < 24, minute < 60, second < 60
+                year >= 1, (1...12).contains(month), day >= 1, day <= CivilDate.daysIn(month: month, year: year), hour < 24, minute < 60,
+                second < 60
             else { return nil }
             let days = CivilDate.daysSinceEpoch(year: year, month: month, day: day)
             let seconds = days * 86400 + hour * 3600 + minute * 60 + second
@@ -107,7 +108,13 @@ public enum WireCoding {
         }
     }
 
-    static func daysIn(month: Int64, year: Int64) -> Int64 {
+    private static let withFraction = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+}
+
+/// Proleptic Gregorian calendar arithmetic on days since 1970-01-01 (Howard Hinnant's algorithms).
+public enum CivilDate {
+    /// Days in `month` (1…12) of `year`, leap years by the Gregorian rule.
+    public static func daysIn(month: Int64, year: Int64) -> Int64 {
         switch month {
         case 2: year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
         case 4, 6, 9, 11: 30
@@ -115,11 +122,6 @@ public enum WireCoding {
         }
     }
 
-    private static let withFraction = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
-}
-
-/// Proleptic Gregorian calendar arithmetic on days since 1970-01-01 (Howard Hinnant's algorithms).
-public enum CivilDate {
     public static func daysSinceEpoch(year: Int64, month: Int64, day: Int64) -> Int64 {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400

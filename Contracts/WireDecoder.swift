@@ -35,12 +35,6 @@ public enum WireValue: Sendable {
     /// Members in document order (objects are small: a list beats a dictionary here).
     case object([(key: String, value: WireValue)])
 
-    /// The member `key` of an object; nil when absent or when this is not an object.
-    public subscript(key: String) -> WireValue? {
-        guard case .object(let members) = self else { return nil }
-        return members.first { $0.key == key }?.value
-    }
-
     /// How deep arrays and objects may nest (a hostile message must not exhaust the stack).
     static let maximumDepth = 512
 
@@ -279,6 +273,9 @@ struct WireParser {
 }
 
 enum WireHex {
+    /// Lower-case hexadecimal digits, for writing.
+    static let digits: [UInt8] = Array("0123456789abcdef".utf8)
+
     static func value(of byte: UInt8) -> UInt8? {
         switch byte {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")

@@ -108,8 +108,6 @@ enum WireNode {
         }
     }
 
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
     /// Copies runs of bytes that need no escape at once: byte by byte, appending was the
     /// largest part of encoding a message.
     static func writeString(_ text: String, into output: inout [UInt8]) {
@@ -129,7 +127,7 @@ enum WireNode {
                 case 0x0D: output.append(contentsOf: [92, UInt8(ascii: "r")])
                 case 0x09: output.append(contentsOf: [92, UInt8(ascii: "t")])
                 default:
-                    output.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0f)]])
+                    output.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, WireHex.digits[Int(byte >> 4)], WireHex.digits[Int(byte & 0x0f)]])
                 }
             }
             output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
