@@ -42,6 +42,8 @@ struct BenchSmokeTests {
             let figures = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
             let steady = try #require(figures["steady"] as? [String: Any])
             #expect(steady["sent"] as? Int == 20)
+            // Requests without a 202 are counted by reason; here there are none.
+            #expect((steady["refused"] as? [String: Any]).map(\.isEmpty) == true, "\(run.output)")
             #expect(steady["completed"] as? Int == 20, "every booking decided, notified and emailed: \(run.output)")
             for stage in ["toDecided", "toInApp", "toEmail"] {
                 #expect(((steady[stage] as? [String: Any])?["samples"] as? Int) == 20, "\(stage)")

@@ -296,7 +296,23 @@ struct BenchClinic: Sendable {
 struct BenchAPI: Sendable {
     let base: String
 
+    /// The shared session opens at most 6 connections to a host (Foundation's default) and
+    /// queues the rest: at 800 bookings/s requests waited in that queue until they timed out
+    /// (URLError -1001), which the pipeline bench took for the fleet's limit.
+    private static let session: URLSession = {
+        let configuration = URLSessionConfiguration.default
+        configuration.httpMaximumConnectionsPerHost = 64
+        return URLSession(configuration: configuration)
+    }()
+
     func post(_ path: String, _ body: [String: Any], token: String? = nil, headers: [String: String] = [:]) async throws -> [String: Any] {
+        try await exchange(path, body, token: token, headers: headers).body
+    }
+
+    /// A POST's status and JSON answer (empty when the answer is not a JSON object).
+    func exchange(
+        _ path: String, _ body: [String: Any], token: String? = nil, headers: [String: String] = [:]
+    ) async throws -> (status: Int, body: [String: Any]) {
         guard let url = URL(string: base + path) else { throw failure("bad URL \(base + path)") }
         var request = URLRequest(url: url)
         request.httpMethod = "POST"
@@ -304,8 +320,9 @@ struct BenchAPI: Sendable {
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-        let (data, _) = try await URLSession.shared.data(for: request)
-        return (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+        let (data, response) = try await Self.session.data(for: request)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        return (status, (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:])
     }
 
     func login(_ email: String, password: String, tenant: UUID) async throws -> String {

@@ -60,6 +60,8 @@ struct PipelineBench: AsyncParsableCommand {
         var seconds: Int
         var sent: Int
         var accepted: Int
+        /// Requests that got no 202, by reason (`HTTP 503 unavailable`, `client: timed out`, …).
+        var refused: [String: Int]
         var completed: Int
         var toDecided: Latencies
         var toInApp: Latencies
@@ -146,7 +148,7 @@ struct PipelineBench: AsyncParsableCommand {
                 let envelope = Envelope(
                     correlationId: "bench-pipeline", tenantId: clinic.tenant, actor: Principal(role: .patient, userId: patient),
                     payload: RequestAppointment(
-                        appointmentId: UUID.random(), doctorId: doctor, patientId: patient, startsAt: start,
+                        appointmentId: .timeOrdered(), doctorId: doctor, patientId: patient, startsAt: start,
                         endsAt: start.addingTimeInterval(clinic.slotSeconds), reason: nil))
                 records.append((envelope.metadata.id, ProducerRecord(topic: topic, key: doctor.canonical, value: try envelope.encoded())))
             }
@@ -185,9 +187,13 @@ struct PipelineBench: AsyncParsableCommand {
                 phase.sustained ? "yes" : "no",
             ])
         }
-        var text = Table.render(rows)
+        var text = Table.render(rows) + "\n"
+        for (name, phase) in [("steady", result.steady)] + result.steps.map({ ("step", $0) }) where !phase.refused.isEmpty {
+            let reasons = phase.refused.sorted { $0.value > $1.value }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+            text += "\(name) at \(phase.rate)/s: no 202 for \(phase.sent - phase.accepted): \(reasons)\n"
+        }
         let steady = result.steady
-        text += "\ntargets at \(steady.rate)/s: request → in-app p95 < 100 ms: "
+        text += "targets at \(steady.rate)/s: request → in-app p95 < 100 ms: "
             + ((steady.toInApp.p95Milliseconds ?? .infinity) < 100 && steady.completed == steady.sent ? "met" : "NOT met")
             + "; request → email p95 < 250 ms: "
             + ((steady.toEmail.p95Milliseconds ?? .infinity) < 250 && steady.completed == steady.sent ? "met" : "NOT met") + "\n"
@@ -246,6 +252,7 @@ struct BookingSender: Sendable {
         let clock = ContinuousClock()
         let start = clock.now
         let accepted = Shared<[UUID]>([])
+        let refused = Shared<[String: Int]>([:])
         let sent = Shared(0)
         await withTaskGroup(of: Void.self) { group in
             for n in 0..<total {
@@ -254,9 +261,13 @@ struct BookingSender: Sendable {
                 sent.state.withLock { $0 += 1 }
                 let token = tokens[n % tokens.count]
                 group.addTask {
-                    if let command = try? await api.book(doctor: doctor, startsAt: startsAt, token: token) {
+                    do {
+                        let command = try await api.book(doctor: doctor, startsAt: startsAt, token: token)
                         tracker.accepted(command, at: clock.now)
                         accepted.state.withLock { $0.append(command) }
+                    } catch {
+                        let reason = BookingRefusal.reason(error)
+                        refused.state.withLock { $0[reason, default: 0] += 1 }
                     }
                 }
             }
@@ -265,7 +276,8 @@ struct BookingSender: Sendable {
         let completed = await tracker.waitForCompletion(of: commands, within: .seconds(5))
         let figures = tracker.latencies(of: commands)
         return PipelineBench.Phase(
-            rate: rate, seconds: seconds, sent: sent.state.withLock { $0 }, accepted: commands.count, completed: completed,
+            rate: rate, seconds: seconds, sent: sent.state.withLock { $0 }, accepted: commands.count,
+            refused: refused.state.withLock { $0 }, completed: completed,
             toDecided: figures.decided, toInApp: figures.inApp, toEmail: figures.email,
             sustained: completed == total && (figures.email.p95Milliseconds ?? .infinity) < 1000)
     }
@@ -274,12 +286,26 @@ struct BookingSender: Sendable {
 extension BenchAPI {
     /// POST /v1/appointments; the command id of its 202.
     func book(doctor: UUID, startsAt: Date, token: String) async throws -> UUID {
-        let answer = try await post(
+        let (status, answer) = try await exchange(
             "/v1/appointments", ["doctorId": doctor.canonical, "startsAt": WireCoding.formatTimestamp(startsAt)], token: token)
-        guard let command = (answer["commandId"] as? String).flatMap(UUID.init(uuidString:)) else {
-            throw failure("booking refused: \(answer)")
+        guard status == 202, let command = (answer["commandId"] as? String).flatMap(UUID.init(uuidString:)) else {
+            throw BookingRefusal.answered(status: status, code: answer["code"] as? String)
         }
         return command
+    }
+}
+
+/// Why a booking request got no 202: the bench counts them by reason, so a rate that fails says
+/// whether the ingress refused (and how) or the bench's own HTTP client gave up.
+enum BookingRefusal: Error {
+    case answered(status: Int, code: String?)
+
+    static func reason(_ error: any Error) -> String {
+        switch error {
+        case BookingRefusal.answered(let status, let code): return "HTTP \(status)" + (code.map { " \($0)" } ?? "")
+        case let error as URLError: return "client: URLError \(error.code.rawValue)"
+        default: return "client: \(error)"
+        }
     }
 }
 
