@@ -2,6 +2,9 @@ import Foundation
 
 /// Every message on every topic: `{id, type, version, occurredAt, correlationId, causationId,
 /// tenantId, actor, payload}`. `id` is chosen by the producer and is the idempotency key downstream.
+/// New ids are time-ordered (UUIDv7): every consumer keys a table by them (processed commands,
+/// counted events, notifications' sources, email deliveries), and random keys sent each batch's
+/// rows all over those indexes.
 public struct Envelope<Payload: MessagePayload>: Codable, Sendable, Equatable {
     public var id: UUID
     public var type: String
@@ -14,7 +17,7 @@ public struct Envelope<Payload: MessagePayload>: Codable, Sendable, Equatable {
     public var payload: Payload
 
     public init(
-        id: UUID = .random(), occurredAt: Date = Date(), correlationId: String, causationId: UUID? = nil,
+        id: UUID = .timeOrdered(), occurredAt: Date = Date(), correlationId: String, causationId: UUID? = nil,
         tenantId: UUID, actor: Principal, payload: Payload
     ) {
         self.id = id
@@ -31,7 +34,7 @@ public struct Envelope<Payload: MessagePayload>: Codable, Sendable, Equatable {
     /// The envelope of a message caused by this one: same tenant and correlation id,
     /// `causationId` pointing here.
     public func caused<Other: MessagePayload>(
-        _ payload: Other, id: UUID = .random(), actor: Principal? = nil, at date: Date = Date()
+        _ payload: Other, id: UUID = .timeOrdered(), actor: Principal? = nil, at date: Date = Date()
     ) -> Envelope<Other> {
         Envelope<Other>(
             id: id, occurredAt: date, correlationId: correlationId, causationId: self.id,

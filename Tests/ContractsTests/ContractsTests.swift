@@ -222,6 +222,17 @@ struct ContractsTests {
         #expect(WireCoding.parseTimestamp("yesterday") == nil)
     }
 
+    @Test func newEnvelopesAndTheirConsequencesGetTimeOrderedIds() {
+        let first = Envelope(
+            correlationId: "c", tenantId: UUID.random(), actor: .system,
+            payload: ConfirmAppointment(appointmentId: UUID.random(), doctorId: UUID.random()))
+        let caused = first.caused(CancelAppointment(appointmentId: UUID.random(), doctorId: UUID.random(), reason: "r"))
+        for id in [first.id, caused.id] {
+            #expect(id.canonical.dropFirst(14).first == "7", "version 7: \(id.canonical)")
+        }
+        #expect(first.id.canonical.prefix(8) <= caused.id.canonical.prefix(8), "the later one sorts no earlier")
+    }
+
     @Test func randomUUIDsAreVersionFourAndPrintInCanonicalLowerCase() {
         var seen = Set<UUID>()
         for _ in 0..<1000 {

@@ -29,6 +29,11 @@ struct WalkthroughTests {
             let booked = try await fleet.outcome(of: commandId, token: patient.accessToken)
             #expect(booked["status"] as? String == "done")
             #expect((booked["event"] as? [String: Any])?["type"] as? String == "appointment.booked")
+            // Time-ordered ids (UUIDv7) for the command, the appointment and the event the booking
+            // worker decided: tables are keyed by them, and random keys scatter every batch's rows.
+            for id in [commandId, appointmentId, (booked["event"] as? [String: Any])?["id"] as? String ?? "no event id"] {
+                #expect(id.dropFirst(14).first == "7", "version 7: \(id)")
+            }
             var appointment = try await fleet.api.get("/v1/appointments/\(appointmentId)", token: patient.accessToken)
             #expect(appointment.json["status"] as? String == "pending")
             #expect(appointment.json["startsAt"] as? String == slot.startsAt)

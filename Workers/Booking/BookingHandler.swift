@@ -224,7 +224,7 @@ public struct BookingHandler: BatchMessageHandler {
                 // The batch reaches decide_batch without repeats (see `decide`).
                 throw HandlerError.transient("booking.decide_batch saw command \(input.commandId) twice")
             default:
-                let eventId = UUID.random()
+                let eventId = UUID.timeOrdered()
                 guard let (type, json) = try DecisionEvent.make(decision, for: command.message.decoded, input: input, eventId: eventId)
                 else {
                     throw HandlerError.permanent("decision \(decision.outcome) lacks its appointment", class: .validation)
@@ -279,7 +279,7 @@ public struct BookingHandler: BatchMessageHandler {
             if let recorded = output.recordedEvent {
                 return Decided(event: OutgoingEvent(key: key, json: Data(recorded.utf8), correlationId: metadata.correlationId))
             }
-            let eventId = UUID.random()
+            let eventId = UUID.timeOrdered()
             let (type, json) = try NoteEvent.make(output, for: message, note: note, eventId: eventId)
             return Decided(
                 event: OutgoingEvent(key: key, json: json, correlationId: metadata.correlationId),

@@ -238,8 +238,9 @@ struct AppointmentRoutes {
         let endsAt = body.endsAt ?? body.startsAt.addingTimeInterval(Double(doctor.settings.slotMinutes) * 60)
         try Check.interval(startsAt: body.startsAt, endsAt: endsAt)
         let reason = try Check.optionalText(body.reason, field: "reason")
+        // Time-ordered, as message ids are: appointments and their reminders are keyed by it.
         let command = RequestAppointment(
-            appointmentId: .random(), doctorId: doctor.id, patientId: patientId, startsAt: body.startsAt, endsAt: endsAt, reason: reason,
+            appointmentId: .timeOrdered(), doctorId: doctor.id, patientId: patientId, startsAt: body.startsAt, endsAt: endsAt, reason: reason,
             allowOffGrid: try Self.offGrid(body.allowOffGrid, caller))
         return try await issue(command, appointmentId: command.appointmentId, doctorId: doctor.id, caller: caller, context: context)
     }

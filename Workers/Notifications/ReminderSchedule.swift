@@ -142,7 +142,7 @@ public struct ReminderSender: Service {
                     EmailRequested(idempotencyKey: "\(key):\($0.userId.canonical)", kind: .reminder, recipient: $0, appointment: summary)
                 }
                 let cause = EnvelopeMetadata(
-                    id: UUID(), type: "reminder", version: 1, occurredAt: Date(), correlationId: key, causationId: nil,
+                    id: .timeOrdered(), type: "reminder", version: 1, occurredAt: Date(), correlationId: key, causationId: nil,
                     tenantId: tenant, actor: .system)
                 try await producer.send(
                     try CausedRecords.emails(requests, causedBy: cause, to: emailTopic)

@@ -149,7 +149,7 @@ struct BookingBench: AsyncParsableCommand {
                     let envelope = Envelope(
                         correlationId: "bench", tenantId: tenant, actor: .system,
                         payload: RequestAppointment(
-                            appointmentId: UUID(), doctorId: doctorIds[doctor], patientId: patientIds[n % patientIds.count],
+                            appointmentId: .timeOrdered(), doctorId: doctorIds[doctor], patientId: patientIds[n % patientIds.count],
                             startsAt: start, endsAt: start.addingTimeInterval(300), reason: nil))
                     let value = try envelope.encoded()
                     let key = doctorIds[doctor].uuidString.lowercased()
