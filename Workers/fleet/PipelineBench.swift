@@ -60,7 +60,8 @@ struct PipelineBench: AsyncParsableCommand {
         var seconds: Int
         var sent: Int
         var accepted: Int
-        /// Requests that got no 202, by reason (`HTTP 503 unavailable`, `client: timed out`, …).
+        /// Requests that got no 202, by reason as `BookingRefusal.reason` names it (`HTTP 503 …`,
+        /// `client: URLError -1001`, …).
         var refused: [String: Int]
         var completed: Int
         var toDecided: Latencies
