@@ -1,5 +1,6 @@
 import Analytics
 import ArgumentParser
+import Clinic
 import Contracts
 import Foundation
 import Kafka
@@ -18,6 +19,17 @@ struct AnalyticsCommand: AsyncParsableCommand {
         @Option(help: "First local day, YYYY-MM-DD.") var from: String
         @Option(help: "Last local day, YYYY-MM-DD.") var to: String
         @Flag(help: "CSV instead of a table.") var csv = false
+
+        /// The days go to PostgreSQL as dates: one it cannot hold (year 0, February 30) is named
+        /// here, not answered with its error.
+        func validate() throws {
+            for (option, day) in [("--from", from), ("--to", to)] {
+                guard CalendarDate.isValid(day), day >= "1900", day < "2200" else {
+                    throw failure("\(option) must be a date YYYY-MM-DD between 1900-01-01 and 2199-12-31 (got '\(day)')")
+                }
+            }
+            guard to >= from else { throw failure("--to must not be before --from") }
+        }
 
         func run() async throws {
             let config = try global.load()

@@ -42,6 +42,15 @@ struct BookingBench: AsyncParsableCommand {
     var follow: [String] = [ConsumerGroups.notification.name, ConsumerGroups.analytics.name]
     @Option(help: "Seconds to wait for a followed group after the last command was decided.") var followTimeout = 300
 
+    func validate() throws {
+        try OptionCheck.atLeast(1, commands, "--commands")
+        try OptionCheck.atLeast(1, doctors, "--doctors")
+        try OptionCheck.within(0...1, conflictShare, "--conflict-share")
+        try OptionCheck.atLeast(0, ceilingSeconds, "--ceiling-seconds")
+        try OptionCheck.atLeast(1, ceilingClients, "--ceiling-clients")
+        try OptionCheck.atLeast(0, followTimeout, "--follow-timeout")
+    }
+
     /// The issue's target: the worker decides as fast as PostgreSQL books in batches of 50.
     static let targetRatio = 1.0
     /// Issue 13: the notification and analytics workers keep up with the booking worker.

@@ -55,6 +55,10 @@ struct DeadLetters: AsyncParsableCommand {
         @Flag(help: "Leave out messages that were replayed.") var waitingOnly = false
         @Flag(help: "One JSON object per message.") var json = false
 
+        func validate() throws {
+            try OptionCheck.atLeast(1, limit, "--limit")
+        }
+
         func run() async throws {
             let entries = try await DeadLetters.withQueue(global) { queue in
                 let filter = try DeadLetterFilter(errorClass: errorClass, key: key, since: since, until: until)
@@ -92,6 +96,10 @@ struct DeadLetters: AsyncParsableCommand {
         @Flag(help: "Show what would be replayed; change nothing.") var dryRun = false
         @Flag(help: "Also replay delivery_unknown letters, whose email may have been delivered already (a second copy).")
         var allowPossibleDuplicates = false
+
+        func validate() throws {
+            if let limit { try OptionCheck.atLeast(1, limit, "--limit") }
+        }
 
         func run() async throws {
             let positions = try position.map { text -> DeadLetterPosition in

@@ -27,6 +27,11 @@ struct EmailBench: AsyncParsableCommand {
     @Option(help: "The SMTP server's Maildir, to count stored copies per key (default $CAREFLEET_MAILDIR).") var maildir: String?
     @Option(help: "Where to keep the figures as JSON.") var json: String?
 
+    func validate() throws {
+        try OptionCheck.atLeast(1, emails, "--emails")
+        try OptionCheck.atLeast(4, probeMessages, "--probe-messages")
+    }
+
     struct Ceiling: Codable {
         var oneConnection: Double
         var newConnectionEach: Double

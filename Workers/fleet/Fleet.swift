@@ -51,3 +51,31 @@ extension FleetConfig {
 func failure(_ message: String) -> some Error {
     ValidationError(message)
 }
+
+/// Checks of numeric options, run from a command's `validate()` (before it connects to anything):
+/// a count of zero or below would otherwise divide by zero (a rate of 0 crashed the pipeline
+/// bench), make an empty range (the streams bench), or print a table of nonsense. Each failure
+/// names the option and what it takes.
+enum OptionCheck {
+    static func atLeast(_ minimum: Int, _ value: Int, _ option: String) throws {
+        guard value >= minimum else { throw failure("\(option) must be at least \(minimum) (got \(value))") }
+    }
+
+    static func within(_ range: ClosedRange<Double>, _ value: Double, _ option: String) throws {
+        guard range.contains(value) else {
+            throw failure("\(option) must be between \(range.lowerBound) and \(range.upperBound) (got \(value))")
+        }
+    }
+
+    /// A comma-separated list of whole numbers, each at least `minimum`; "" and "none" are the empty list.
+    static func list(_ text: String, atLeast minimum: Int, _ option: String) throws -> [Int] {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.isEmpty || trimmed == "none" { return [] }
+        return try trimmed.split(separator: ",", omittingEmptySubsequences: false).map { item in
+            let item = item.trimmingCharacters(in: .whitespaces)
+            guard let value = Int(item) else { throw failure("\(option) takes whole numbers separated by commas (got '\(item)')") }
+            try atLeast(minimum, value, option)
+            return value
+        }
+    }
+}

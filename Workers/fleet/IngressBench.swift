@@ -31,6 +31,14 @@ struct IngressBench: AsyncParsableCommand {
     @Option(help: "wrk threads.") var threads = 2
     @Option(help: "Where to keep the figures as JSON.") var json: String?
 
+    func validate() throws {
+        try OptionCheck.atLeast(1, duration, "--duration")
+        try OptionCheck.atLeast(1, threads, "--threads")
+        // wrk gives each thread its share of the connections.
+        try OptionCheck.atLeast(threads, connections, "--connections")
+        try OptionCheck.atLeast(threads, slotConnections, "--slot-connections")
+    }
+
     struct Figure: Codable {
         var route: String
         var connections: Int

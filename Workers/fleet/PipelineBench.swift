@@ -47,6 +47,16 @@ struct PipelineBench: AsyncParsableCommand {
     var patients = 24
     @Option(help: "Where to keep the figures as JSON.") var json: String?
 
+    func validate() throws {
+        try OptionCheck.atLeast(1, rate, "--rate")
+        try OptionCheck.atLeast(1, seconds, "--seconds")
+        _ = try OptionCheck.list(stepRates, atLeast: 1, "--step-rates")
+        try OptionCheck.atLeast(1, stepSeconds, "--step-seconds")
+        try OptionCheck.atLeast(0, burst, "--burst")
+        try OptionCheck.atLeast(1, doctors, "--doctors")
+        try OptionCheck.atLeast(1, patients, "--patients")
+    }
+
     /// Nil percentiles when nothing arrived (JSON has no infinity).
     struct Latencies: Codable {
         var samples: Int
@@ -94,7 +104,6 @@ struct PipelineBench: AsyncParsableCommand {
         let config = try global.load()
         let newMail = URL(fileURLWithPath: maildir).appendingPathComponent("new").path
         guard FileManager.default.fileExists(atPath: newMail) else { throw failure("no Maildir at \(newMail): --maildir") }
-        guard patients >= 1 else { throw failure("--patients must be at least 1") }
         let clinic = try await BenchClinic.make(config: config, ingress: url, doctors: doctors, patients: patients)
         let tracker = PipelineTracker(patients: Set(clinic.patients.map(\.id)))
         let namespace = try config.namespace()
@@ -113,7 +122,7 @@ struct PipelineBench: AsyncParsableCommand {
         log("steady: \(rate)/s for \(seconds) s")
         let steady = try await sender.phase(rate: rate, seconds: seconds, slots: slots)
         var steps: [Phase] = []
-        for stepRate in stepRates.split(separator: ",").compactMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
+        for stepRate in try OptionCheck.list(stepRates, atLeast: 1, "--step-rates") {
             log("step: \(stepRate)/s for \(stepSeconds) s")
             let phase = try await sender.phase(rate: stepRate, seconds: stepSeconds, slots: slots)
             steps.append(phase)

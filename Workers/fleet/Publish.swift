@@ -21,6 +21,10 @@ struct Publish: AsyncParsableCommand {
     @Option(help: "Tenant id for a bare payload (default: the default tenant).") var tenant: String?
     @Option(help: "Read the JSON from this file instead of standard input.") var file: String?
 
+    func validate() throws {
+        try OptionCheck.atLeast(1, version, "--version")
+    }
+
     func run() async throws {
         let config = try global.load()
         let input: Data

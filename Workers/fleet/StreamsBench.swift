@@ -26,6 +26,12 @@ struct StreamsBench: AsyncParsableCommand {
     @Option(help: "Seconds to hold them open before measuring.") var hold = 5
     @Option(help: "Where to keep the figures as JSON.") var json: String?
 
+    func validate() throws {
+        try OptionCheck.atLeast(1, streams, "--streams")
+        try OptionCheck.atLeast(0, hold, "--hold")
+        if let pid { try OptionCheck.atLeast(1, Int(pid), "--pid") }
+    }
+
     struct Result: Codable {
         var benchmark = "streams"
         var requested: Int

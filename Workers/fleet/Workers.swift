@@ -11,6 +11,10 @@ struct WorkersCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: "Seconds between the two samples that give the throughput.") var interval: Double = 1
 
+    func validate() throws {
+        try OptionCheck.within(0.1...3600, interval, "--interval")
+    }
+
     func run() async throws {
         let settings = try OperationsSettings(config: try global.load())
         guard !settings.workers.isEmpty else {
