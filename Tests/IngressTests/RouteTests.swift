@@ -129,6 +129,44 @@ struct RouteTests {
         }
     }
 
+    @Test func aFieldSentTwiceIsRefusedByName() async throws {
+        let harness = Harness()
+        try await harness.world.account("admin@clinic.test", role: .admin)
+        let doctor = try await harness.world.account("doc@clinic.test", role: .doctor)
+        try await harness.run { client in
+            let token = try await client.token("admin@clinic.test").access
+            let start = WireCoding.formatTimestamp(Date().addingTimeInterval(3 * 86400))
+            let end = WireCoding.formatTimestamp(Date().addingTimeInterval(3 * 86400 + 1800))
+            // JSONDecoder would act on one copy of doctorId; whatever read the other would disagree.
+            let twice = try await client.send(
+                .post, "/v1/appointments",
+                json: #"{"doctorId":"\#(doctor.id)","startsAt":"\#(start)","endsAt":"\#(end)","doctorId":"\#(UUID())"}"#,
+                token: token)
+            #expect(twice.status == 400 && twice.field == "doctorId", "\(twice.text)")
+            #expect(twice.text.contains("appears twice"), "\(twice.text)")
+            // The same name written with an escape is the same name.
+            let escaped = try await client.send(
+                .post, "/v1/appointments",
+                json: #"{"doctorId":"\#(doctor.id)","startsAt":"\#(start)","endsAt":"\#(end)","doctor\u0049d":"\#(doctor.id)"}"#,
+                token: token)
+            #expect(escaped.status == 400 && escaped.field == "doctorId", "\(escaped.text)")
+            let nested = try await client.send(
+                .put, "/v1/doctors/\(doctor.id)/hours",
+                json: #"{"hours":[{"weekday":1,"start":"09:00","end":"10:00","start":"11:00"}]}"#, token: token)
+            #expect(nested.status == 400 && nested.field == "hours[0].start", "\(nested.text)")
+            let login = try await client.send(
+                .post, "/v1/auth/login", json: #"{"email":"admin@clinic.test","password":"p","email":"other@clinic.test"}"#)
+            #expect(login.status == 400 && login.field == "email", "\(login.text)")
+            // The same name in two different objects is fine.
+            let hours = try await client.send(
+                .put, "/v1/doctors/\(doctor.id)/hours",
+                json: #"{"hours":[{"weekday":1,"start":"09:00","end":"10:00"},{"weekday":2,"start":"09:00","end":"10:00"}]}"#,
+                token: token)
+            #expect(hours.status < 300, "\(hours.text)")
+            #expect(harness.world.with { $0.commands.isEmpty })
+        }
+    }
+
     // MARK: - 11.3 strict query parameters
 
     @Test func queryParametersAreNeverCoerced() async throws {

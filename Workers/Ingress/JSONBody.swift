@@ -47,7 +47,8 @@ enum JSONBody {
     }
 
     /// Decodes a body, refusing fields its schema does not name (a misspelt optional field would
-    /// otherwise be ignored without a word).
+    /// otherwise be ignored without a word) and names an object holds twice (which copy counts
+    /// would be the decoder's guess).
     private static func decode<T: Decodable & Documented>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
         let data = Data(buffer: buffer)
         let value: T
@@ -57,12 +58,13 @@ enum JSONBody {
             let problem = DecodingProblem(error)
             throw APIError.malformed(field: problem.field, problem.description)
         }
-        // It decoded, so it is JSON of the right shape: only unknown names are left to find.
+        // It decoded, so it is JSON of the right shape: only unknown and repeated names are left to find.
         var scanner = JSONFieldScanner(bytes: buffer.readableBytesView)
-        if let unknown = scanner.unknownField(for: T.schema) {
-            throw APIError.malformed(field: unknown, "'\(unknown)' is not a field of this request")
+        switch scanner.firstProblem(for: T.schema) {
+        case .unknown(let field)?: throw APIError.malformed(field: field, "'\(field)' is not a field of this request")
+        case .repeated(let field)?: throw APIError.malformed(field: field, "'\(field)' appears twice: send each field once")
+        case nil: return value
         }
-        return value
     }
 }
 

@@ -1,10 +1,22 @@
 import Foundation
 import NIOCore
 
-/// Finds the first object member of a JSON document that its schema does not name, by one pass
-/// over the bytes (no second parse of the body into objects): `hours[0].lunch`. The document has
-/// already been decoded successfully, so it is valid JSON; the scanner only tracks where it is.
+/// Finds the first object member of a JSON document that its schema does not name, or that an
+/// object holds twice, by one pass over the bytes (no second parse of the body into objects):
+/// `hours[0].lunch`. The document has already been decoded successfully, so it is valid JSON; the
+/// scanner only tracks where it is.
+///
+/// Repeated names matter because `JSONDecoder` takes one copy without a word: a proxy, a log or a
+/// signature check that reads the other copy would see a different request than the one we act
+/// on. Messages on the wire are refused the same way (`WireDecoder`).
 struct JSONFieldScanner {
+    enum Finding: Equatable {
+        /// A member the schema does not name.
+        case unknown(String)
+        /// A member name that appears twice in one object.
+        case repeated(String)
+    }
+
     let bytes: ByteBufferView
     var index: ByteBufferView.Index
 
@@ -13,7 +25,7 @@ struct JSONFieldScanner {
         index = bytes.startIndex
     }
 
-    mutating func unknownField(for schema: Schema) -> String? {
+    mutating func firstProblem(for schema: Schema) -> Finding? {
         value(schema, path: "")
     }
 
@@ -23,14 +35,16 @@ struct JSONFieldScanner {
         while let byte = current, byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 { index += 1 }
     }
 
-    /// Scans one value; returns the path of an unknown member inside it, if any.
-    private mutating func value(_ schema: Schema?, path: String) -> String? {
+    /// Scans one value; returns the first unknown or repeated member inside it, if any.
+    private mutating func value(_ schema: Schema?, path: String) -> Finding? {
         skipWhitespace()
         var schema = schema
         while case .named(_, let inner)? = schema { schema = inner }
         switch current {
         case UInt8(ascii: "{"):
             index += 1
+            // Request objects have a handful of members: a list beats a set.
+            var names: [String] = []
             while true {
                 skipWhitespace()
                 guard let byte = current else { return nil }
@@ -46,6 +60,8 @@ struct JSONFieldScanner {
                 skipWhitespace()
                 if current == UInt8(ascii: ":") { index += 1 }
                 let memberPath = path.isEmpty ? key : "\(path).\(key)"
+                if names.contains(key) { return .repeated(memberPath) }
+                names.append(key)
                 var member: Schema?
                 if case .object(let properties, _, let additional)? = schema {
                     if let property = properties.first(where: { $0.0 == key }) {
@@ -53,7 +69,7 @@ struct JSONFieldScanner {
                     } else if let additional {
                         member = additional
                     } else {
-                        return memberPath
+                        return .unknown(memberPath)
                     }
                 }
                 if let unknown = value(member, path: memberPath) { return unknown }
