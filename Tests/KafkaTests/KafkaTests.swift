@@ -164,6 +164,28 @@ struct KafkaTests {
         }
     }
 
+    /// The pipeline bench times each stage by the record's timestamp: it must be when the producer
+    /// sent it (not when the broker stored it or the consumer read it), and `age` must say so.
+    @Test func aRecordsTimestampIsWhenItWasProducedAndItsAgeCountsFromThere() async throws {
+        let config = try await TestKafka.config()
+        try await TestKafka.withTopic(partitions: 1) { topic in
+            let producer = try KafkaProducer(config: config)
+            let beforeSend = Date()
+            try await producer.send(ProducerRecord(topic: topic, key: "k", value: Data("x".utf8), partition: 0))
+            let acknowledged = Date()
+            await producer.close()
+            try await Task.sleep(for: .milliseconds(600))
+            let message = try #require(try await TestKafka.consume([topic], count: 1).first)
+            let read = Date()
+            let stamp = try #require(message.timestamp)
+            // Milliseconds, truncated: up to 1 ms before the send began.
+            #expect(stamp >= beforeSend.addingTimeInterval(-0.001) && stamp <= acknowledged, "\(stamp) not in \(beforeSend)…\(acknowledged)")
+            let age = try #require(message.age(at: read))
+            #expect(age >= .milliseconds(600), "read 600 ms after it was sent, at least: \(age)")
+            #expect(message.age(at: stamp.addingTimeInterval(-5)) == .zero, "a clock behind the stamp gives zero, not a negative age")
+        }
+    }
+
     @Test func seekRereadsFromAnOffset() async throws {
         let config = try await TestKafka.config()
         try await TestKafka.withTopic(partitions: 1) { topic in

@@ -70,6 +70,15 @@ public struct KafkaMessage: Sendable {
     }
 
     public var topicPartition: TopicPartition { TopicPartition(topic, partition) }
+
+    /// How long before `now` the record was produced, by its timestamp (librdkafka sets it when
+    /// the record is handed to the producer, to the millisecond): nil without one, never negative.
+    /// A reader that wants to know when something happened, not when its own fetch returned
+    /// (which adds up to `fetch.wait.max.ms`), reads this.
+    public func age(at now: Date = Date()) -> Duration? {
+        guard let timestamp else { return nil }
+        return .milliseconds(max(0, Int64((now.timeIntervalSince(timestamp) * 1000).rounded())))
+    }
     /// The key as UTF-8 text (keys here are ids).
     public var keyString: String? { key.map { String(decoding: $0, as: UTF8.self) } }
 

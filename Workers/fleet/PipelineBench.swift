@@ -13,7 +13,9 @@ import FoundationNetworking
 /// decision (`appointments.events`), its in-app notification (`notifications.inapp`, published
 /// once the notification is stored) and its email (the file the SMTP sink writes to its
 /// Maildir); then higher rates, to find the highest the fleet sustains; then a burst straight
-/// into `appointments.commands`, to see how fast the backlog drains.
+/// into `appointments.commands`, to see how fast the backlog drains. A decision and an in-app
+/// notification count from their records' timestamps (set when the worker produced them, after
+/// its commit); an email from the moment its file appears.
 struct PipelineBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pipeline",
@@ -23,7 +25,7 @@ struct PipelineBench: AsyncParsableCommand {
             who take turns), sends POST /v1/appointments at --rate per second for --seconds, and \
             follows every booking to its decision, the patient's in-app notification and the \
             patient's email in the SMTP \
-            sink's Maildir (--maildir; scripts/local's sink writes to .local/mail). Then it tries \
+            sink's Maildir (the first two timed by their records' timestamps, the email by inotify) (--maildir; scripts/local's sink writes to .local/mail). Then it tries \
             each of --step-rates for --step-seconds (a rate is sustained when every email of it \
             arrived within 5 s of its last request and the p95 to email stayed under 1 s), and \
             publishes --burst commands straight to the broker and measures the drain. Start the \
@@ -437,15 +439,20 @@ final class PipelineObserver: Sendable {
         while !stopped.load(ordering: .relaxed) {
             guard let messages = try? await consumer.poll(maxMessages: 2000, timeout: .milliseconds(50)) else { continue }
             let now = ContinuousClock.now
+            let wallNow = Date()
             for message in messages {
                 guard let value = message.value else { continue }
+                // When the worker produced it (after committing the decision, or storing the
+                // notification: visible to a reader from then on), not when this consumer's fetch
+                // returned, which adds up to the bench's own fetch.wait.max.ms (100 ms against Tansu).
+                let producedAt = message.age(at: wallNow).map { now - $0 } ?? now
                 if message.topic == events {
                     guard let event = try? Catalogs.appointmentEvents.decode(value), let command = event.metadata.causationId else { continue }
-                    tracker.decided(command: command, event: event.metadata.id, at: now)
+                    tracker.decided(command: command, event: event.metadata.id, at: producedAt)
                 } else if let notification = try? Catalogs.inAppNotifications.decode(value),
                     let created = notification.payload as? InAppNotificationCreated, let event = notification.metadata.causationId
                 {
-                    tracker.notified(event: event, recipient: created.recipientId, at: now)
+                    tracker.notified(event: event, recipient: created.recipientId, at: producedAt)
                 }
             }
         }
