@@ -36,7 +36,9 @@ let package = Package(
     ],
     targets: [
         // The wire contract: topics, envelope, message types, headers, retry ladder. No I/O.
-        .target(name: "Contracts", path: "Contracts"),
+        .target(name: "Contracts", dependencies: ["Identifiers"], path: "Contracts"),
+        // UUIDs as text, for the wire codec (Contracts) and the PostgreSQL binding alike.
+        .target(name: "Identifiers", path: "Workers/Identifiers"),
 
         // C libraries: each is imported by the one Swift target that wraps it (libcurl: Mail for SMTP and
         // Webhooks for HTTP).
@@ -48,7 +50,7 @@ let package = Package(
             name: "Kafka", dependencies: ["CRdKafka", .product(name: "Logging", package: "swift-log")],
             path: "Workers/Kafka"),
         .target(
-            name: "Postgres", dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")],
+            name: "Postgres", dependencies: ["CLibPQ", "Identifiers", .product(name: "Logging", package: "swift-log")],
             path: "Workers/Postgres"),
         .target(name: "Mail", dependencies: ["CCurl"], path: "Workers/Mail"),
         .target(name: "FleetConfiguration", path: "Workers/FleetConfiguration"),

@@ -1,4 +1,5 @@
 import Foundation
+import Identifiers
 
 #if canImport(Glibc)
     import Glibc
@@ -42,39 +43,5 @@ extension UUID {
         #endif
         var generator = SystemRandomNumberGenerator()
         for index in buffer.indices { buffer[index] = generator.next() }
-    }
-
-    /// The canonical text form: lower case, RFC 9562 (`uuidString` is upper case, and formats
-    /// through `sprintf`).
-    public var canonical: String {
-        String(unsafeUninitializedCapacity: 36) { output in writeCanonical(into: output) }
-    }
-
-    /// Appends the canonical form's 36 bytes (the wire encoder writes them without a `String`).
-    public func appendCanonical(to bytes: inout [UInt8]) {
-        let start = bytes.count
-        bytes.append(contentsOf: repeatElement(0, count: 36))
-        bytes.withUnsafeMutableBufferPointer { buffer in
-            _ = writeCanonical(into: UnsafeMutableBufferPointer(rebasing: buffer[start..<start + 36]))
-        }
-    }
-
-    private func writeCanonical(into output: UnsafeMutableBufferPointer<UInt8>) -> Int {
-        WireHex.digits.withUnsafeBufferPointer { digits in
-            withUnsafeBytes(of: uuid) { raw in
-                var position = 0
-                for index in 0..<16 {
-                    if index == 4 || index == 6 || index == 8 || index == 10 {
-                        output[position] = UInt8(ascii: "-")
-                        position += 1
-                    }
-                    let byte = raw[index]
-                    output[position] = digits[Int(byte >> 4)]
-                    output[position + 1] = digits[Int(byte & 0x0F)]
-                    position += 2
-                }
-                return position
-            }
-        }
     }
 }

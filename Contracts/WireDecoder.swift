@@ -1,4 +1,5 @@
 import Foundation
+import Identifiers
 
 /// Decodes wire JSON into `Decodable` values: the document is parsed once into a `WireValue`
 /// tree, which the `Decoder` reads.
@@ -248,7 +249,7 @@ struct WireParser {
         guard position + 4 <= bytes.count else { throw corrupted("unexpected end of data") }
         var value: UInt32 = 0
         for _ in 0..<4 {
-            guard let digit = WireHex.value(of: bytes[position]) else { throw corrupted("an invalid \\u escape") }
+            guard let digit = Hex.value(of: bytes[position]) else { throw corrupted("an invalid \\u escape") }
             value = value << 4 | UInt32(digit)
             position += 1
         }
@@ -272,43 +273,6 @@ struct WireParser {
     }
 }
 
-enum WireHex {
-    /// Lower-case hexadecimal digits, for writing.
-    static let digits: [UInt8] = Array("0123456789abcdef".utf8)
-
-    static func value(of byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
-
-    /// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in either case; nil for anything else.
-    static func uuid(_ text: String) -> UUID? {
-        var text = text
-        return text.withUTF8 { bytes -> UUID? in
-            guard bytes.count == 36 else { return nil }
-            // Not `UUID().uuid`: that reads /dev/urandom for bytes about to be overwritten.
-            var uuid: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-            let parsed = withUnsafeMutableBytes(of: &uuid) { output -> Bool in
-                var position = 0
-                for index in 0..<16 {
-                    if index == 4 || index == 6 || index == 8 || index == 10 {
-                        guard bytes[position] == UInt8(ascii: "-") else { return false }
-                        position += 1
-                    }
-                    guard let high = value(of: bytes[position]), let low = value(of: bytes[position + 1]) else { return false }
-                    output[index] = high << 4 | low
-                    position += 2
-                }
-                return true
-            }
-            return parsed ? UUID(uuid: uuid) : nil
-        }
-    }
-}
 
 /// The `Decoder` over a `WireValue`.
 final class WireValueDecoder: Decoder {
@@ -355,7 +319,7 @@ final class WireValueDecoder: Decoder {
         }
         if id == ObjectIdentifier(UUID.self) {
             guard case .string(let text) = value else { throw mismatch(String.self, value, codingPath()) }
-            guard let uuid = WireHex.uuid(text), let result = uuid as? T else {
+            guard let uuid = UUID(parsing: text), let result = uuid as? T else {
                 throw DecodingError.dataCorrupted(
                     DecodingError.Context(codingPath: codingPath(), debugDescription: "Attempted to decode UUID from invalid UUID string."))
             }

@@ -1,4 +1,5 @@
 import Foundation
+import Identifiers
 
 /// Encodes `Encodable` values as CareFleet's wire JSON: object keys sorted (the same value
 /// always has the same bytes), times as ISO-8601 UTC with milliseconds, and UUIDs in their
@@ -127,7 +128,7 @@ enum WireNode {
                 case 0x0D: output.append(contentsOf: [92, UInt8(ascii: "r")])
                 case 0x09: output.append(contentsOf: [92, UInt8(ascii: "t")])
                 default:
-                    output.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, WireHex.digits[Int(byte >> 4)], WireHex.digits[Int(byte & 0x0f)]])
+                    output.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, Hex.digits[Int(byte >> 4)], Hex.digits[Int(byte & 0x0f)]])
                 }
             }
             output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))

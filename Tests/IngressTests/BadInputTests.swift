@@ -59,6 +59,12 @@ struct BadInputTests {
             // Query and path parameters too.
             #expect(try await fleet.api.get("/v1/doctors/\(d)/slots?from=2026-13-01&to=2026-13-02", token: patient.accessToken).errorField == "from")
             #expect(try await fleet.api.get("/v1/doctors/not-a-uuid", token: patient.accessToken).status == 400)
+            // A sign or a space where a hex digit belongs: Foundation's UUID(uuidString:) reads each
+            // byte with sscanf and took "-a" as a byte, so this path named a doctor (404, not 400).
+            for bad in ["-" + d.dropFirst(), "+" + d.dropFirst(), String(d.prefix(34)) + "-1"] {
+                let answer = try await fleet.api.get("/v1/doctors/\(bad)", token: patient.accessToken)
+                #expect(answer.status == 400 && answer.errorField == "id", "\(bad): \(answer.text)")
+            }
             #expect(try await fleet.api.get("/v1/appointments?status=lost", token: patient.accessToken).errorField == "status")
         }
     }

@@ -168,7 +168,7 @@ public enum AnalyticsReport {
 
     public static func csvRow(doctorId: UUID?, doctorName: String, day: String, _ f: DayFigures) -> [String] {
         func number(_ value: Double?) -> String { value.map { String(format: "%.4f", $0) } ?? "" }
-        return [doctorId?.uuidString.lowercased() ?? "", doctorName, day, String(f.requested), String(f.booked)]
+        return [doctorId?.canonical ?? "", doctorName, day, String(f.requested), String(f.booked)]
             + declineReasons.map { String(f.declined[$0] ?? 0) } + [
                 String(f.confirmed), String(f.rejected), String(f.cancelled.patient), String(f.cancelled.doctor),
                 String(f.cancelled.clinic), String(f.completed), String(f.noShows), String(f.bookedMinutes),

@@ -16,7 +16,7 @@ public enum CalendarInvite {
         }
     }
 
-    public static func uid(of appointment: UUID) -> String { "appointment-\(appointment.uuidString.lowercased())@carefleet" }
+    public static func uid(of appointment: UUID) -> String { "appointment-\(appointment.canonical)@carefleet" }
 
     public static func make(
         _ method: Method, summary: AppointmentSummary, organizer: String, attendee: EmailRecipient, now: Date = Date()

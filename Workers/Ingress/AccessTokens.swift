@@ -128,8 +128,8 @@ public final class AccessTokens: Sendable {
         }
         guard claims.iss.value == issuer else { throw .wrongIssuer }
         guard claims.aud.value.contains(audience) else { throw .wrongAudience }
-        guard let id = UUID(uuidString: claims.sub.value), let tenant = UUID(uuidString: claims.tid),
-            let role = Role(rawValue: claims.role), role != .system, let session = UUID(uuidString: claims.sid)
+        guard let id = UUID(parsing: claims.sub.value), let tenant = UUID(parsing: claims.tid),
+            let role = Role(rawValue: claims.role), role != .system, let session = UUID(parsing: claims.sid)
         else { throw .malformed }
         let user = AuthenticatedUser(id: id, tenantId: tenant, role: role, sessionId: session, expiresAt: claims.exp.value)
         verified.withLock { cache in

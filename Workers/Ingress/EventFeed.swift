@@ -150,7 +150,7 @@ public final class EventFeed: Service, Sendable {
                 let partition = FeedPartition(topic: topic, partition: message.partition)
                 let event = FeedEvent(
                     partition: partition, offset: message.offset,
-                    keyId: message.key.flatMap { UUID(uuidString: String(decoding: $0, as: UTF8.self)) }, value: message.value ?? Data())
+                    keyId: message.key.flatMap { UUID(parsing: String(decoding: $0, as: UTF8.self)) }, value: message.value ?? Data())
                 for subscriber in current { subscriber(event) }
                 positions.withLock { $0[partition] = message.offset + 1 }
             }

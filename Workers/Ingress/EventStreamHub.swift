@@ -206,7 +206,7 @@ public final class EventStreamHub: Sendable {
             guard let topic = topics[message.topic] else { return nil }
             return FeedEvent(
                 partition: FeedPartition(topic: topic, partition: message.partition), offset: message.offset,
-                keyId: message.key.flatMap { UUID(uuidString: String(decoding: $0, as: UTF8.self)) }, value: message.value ?? Data())
+                keyId: message.key.flatMap { UUID(parsing: String(decoding: $0, as: UTF8.self)) }, value: message.value ?? Data())
         }
         let dropped = state.withLock { state -> Subscriber? in
             guard var subscriber = state.subscribers[id] else { return nil }

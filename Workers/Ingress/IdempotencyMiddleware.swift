@@ -114,7 +114,7 @@ enum TenantHeader {
 
     static func tenant(of request: Request) throws -> UUID {
         guard let value = request.headers[name] else { return Tenants.defaultTenant }
-        guard value.count == 36, let id = UUID(uuidString: value) else {
+        guard value.count == 36, let id = UUID(parsing: value) else {
             throw APIError.malformed(field: "X-Tenant-Id", "X-Tenant-Id must be a UUID")
         }
         return id

@@ -176,7 +176,7 @@ struct QueryParameters {
 
     func uuid(_ name: String) throws -> UUID? {
         guard let text = values.get(name) else { return nil }
-        guard text.count == 36, let id = UUID(uuidString: text) else {
+        guard text.count == 36, let id = UUID(parsing: text) else {
             throw APIError.malformed(field: name, "query parameter '\(name)' must be a UUID")
         }
         return id
@@ -218,7 +218,7 @@ struct QueryParameters {
 /// Path parameters.
 enum Path {
     static func id(_ context: IngressContext, _ name: String = "id") throws -> UUID {
-        guard let text = context.parameters.get(name), text.count == 36, let id = UUID(uuidString: text) else {
+        guard let text = context.parameters.get(name), text.count == 36, let id = UUID(parsing: text) else {
             throw APIError.malformed(field: name, "the \(name) in the path must be a UUID")
         }
         return id

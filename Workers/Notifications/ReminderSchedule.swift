@@ -117,7 +117,7 @@ public struct ReminderSender: Service {
             for row in rows {
                 let summary = try decoder.decode(AppointmentSummary.self, from: Data(try row.decode(String.self, 4).utf8))
                 let tenant = try row.decode(UUID.self, 3)
-                let key = "reminder:\(summary.appointmentId.uuidString.lowercased()):\(try row.decode(Int.self, 1)):"
+                let key = "reminder:\(summary.appointmentId.canonical):\(try row.decode(Int.self, 1)):"
                     + "\(Int(try row.decode(Date.self, 2).timeIntervalSince1970))"
                 let people = try await connection.query(
                     "SELECT id, email, display_name, role FROM identity.users WHERE tenant_id = $1 AND id = ANY($2::uuid[])",

@@ -1,4 +1,5 @@
 import Foundation
+import Identifiers
 
 /// A query parameter as sent to the server: text, binary (bytea) or NULL.
 /// Values are always sent separately from the SQL text, never spliced into it.
@@ -36,7 +37,7 @@ extension Double: PostgresBindable {
     public var postgresParameter: PostgresParameter { .text(String(self)) }
 }
 extension UUID: PostgresBindable {
-    public var postgresParameter: PostgresParameter { .text(uuidString.lowercased()) }
+    public var postgresParameter: PostgresParameter { .text(canonical) }
 }
 extension Date: PostgresBindable {
     public var postgresParameter: PostgresParameter { .text(PostgresTimestamp.format(self)) }

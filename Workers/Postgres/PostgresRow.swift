@@ -1,4 +1,5 @@
 import Foundation
+import Identifiers
 
 /// A value that can be read from a result column (text format).
 public protocol PostgresDecodable: Sendable {
@@ -40,7 +41,7 @@ extension Bool: PostgresDecodable {
 }
 extension UUID: PostgresDecodable {
     public init(postgresText text: String) throws(PostgresError) {
-        guard let value = UUID(uuidString: text) else { throw PostgresDecoding.mismatch(text, UUID.self) }
+        guard let value = UUID(parsing: text) else { throw PostgresDecoding.mismatch(text, UUID.self) }
         self = value
     }
 }
