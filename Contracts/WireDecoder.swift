@@ -58,6 +58,12 @@ public enum WireValue: Sendable {
     }
 }
 
+/// Why a document was refused although its grammar is JSON: an object names a member twice. Up to
+/// that member the document was read and is valid, so a reader may look for it by path there.
+public struct WireRepeatedMember: Error, Sendable {
+    public let name: String
+}
+
 /// A recursive-descent parser of RFC 8259 JSON over bytes.
 struct WireParser {
     let bytes: UnsafeBufferPointer<UInt8>
@@ -125,7 +131,12 @@ struct WireParser {
             skipWhitespace()
             guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { throw corrupted("expected a member name") }
             let key = try string()
-            guard !members.contains(where: { $0.key == key }) else { throw corrupted("the member '\(key)' appears twice") }
+            guard !members.contains(where: { $0.key == key }) else {
+                throw DecodingError.dataCorrupted(
+                    DecodingError.Context(
+                        codingPath: [], debugDescription: "The given data was not valid JSON: the member '\(key)' appears twice at byte \(position).",
+                        underlyingError: WireRepeatedMember(name: key)))
+            }
             skipWhitespace()
             guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw corrupted("expected ':'") }
             position += 1

@@ -211,9 +211,18 @@ struct NotificationTests {
         try await TestFleet.with(workers: .init(notifications: true, reminderOffsets: [.seconds(Int64(offset))], smtpURL: smtp)) { fleet in
             let maildir = try await TestMaildir.shared()
             let admin = try await fleet.admin()
+            // The doctors' zone puts the appointments near local noon. Hours of 00:00–24:00 are one
+            // day's: an appointment across local midnight is outside them, and in UTC this test
+            // failed when run between 22:55 and 23:00 (declined: outside_hours).
+            var utc = Calendar(identifier: .gregorian)
+            utc.timeZone = try #require(TimeZone(identifier: "UTC"))
+            let shift = 12 - utc.component(.hour, from: Date().addingTimeInterval(offset))
+            let zoneName = shift == 0 ? "UTC" : shift > 0 ? "Etc/GMT-\(shift)" : "Etc/GMT+\(-shift)"
+            var local = Calendar(identifier: .gregorian)
+            local.timeZone = try #require(TimeZone(identifier: zoneName))
             // One doctor per appointment, so that the times can be close without overlapping.
             func doctor() async throws -> (id: UUID, session: Session) {
-                try await fleet.doctor(by: admin, timeZone: "UTC", hours: ("00:00", "24:00"), slotMinutes: 5)
+                try await fleet.doctor(by: admin, timeZone: zoneName, hours: ("00:00", "24:00"), slotMinutes: 5)
             }
             let (keptDoctor, cancelledDoctor, movedDoctor) = (try await doctor(), try await doctor(), try await doctor())
             let kept = try await fleet.register("Kept")
@@ -269,7 +278,8 @@ struct NotificationTests {
             #expect(try reminders(keptDoctor.session).count == 1, "the doctor is reminded too")
             #expect(try await Self.notifications(fleet, kept).filter { $0["kind"] as? String == "reminder" }.count == 1)
             let reminderMail = try #require(try reminders(moved).first)
-            let newClock = String(newTime.0.dropFirst(11).prefix(5))  // HH:MM in UTC, the doctor's zone
+            let newStart = try #require(WireCoding.parseTimestamp(newTime.0))
+            let newClock = String(format: "%02d:%02d", local.component(.hour, from: newStart), local.component(.minute, from: newStart))
             let reminderText = reminderMail.parts.first { $0.contentType.hasPrefix("text/plain") }?.text ?? ""
             #expect(reminderText.contains(newClock), "the reminder names the new time \(newClock): \(reminderText)")
         }
