@@ -112,7 +112,8 @@ extension AppointmentSummary {
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         let weekday = weekdays[((parts.weekday ?? 1) - 1 + 7) % 7]
         let month = months[((parts.month ?? 1) - 1 + 12) % 12]
-        let time = String(format: "%02d:%02d", parts.hour ?? 0, parts.minute ?? 0)
+        let (hour, minute) = (parts.hour ?? 0, parts.minute ?? 0)
+        let time = (hour < 10 ? "0\(hour)" : "\(hour)") + ":" + (minute < 10 ? "0\(minute)" : "\(minute)")
         return "\(weekday) \(parts.day ?? 1) \(month) \(parts.year ?? 1970), \(time)"
     }
 

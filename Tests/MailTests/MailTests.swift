@@ -184,6 +184,13 @@ struct MailTests {
         #expect(!raw.contains("\r\nBcc:"))
     }
 
+    @Test func aDisplayNameIsQuotedWithItsQuotesAndBackslashesEscaped() {
+        let message = MailMessage(
+            from: MailAddress("a@carefleet.test", name: #"Clinic "North" \ East"#), to: [MailAddress("b@example.test")], subject: "Hi", text: "x")
+        let raw = String(decoding: message.rendered().data, as: UTF8.self)
+        #expect(raw.contains(#"From: "Clinic \"North\" \\ East" <a@carefleet.test>"#), "\(raw)")
+    }
+
     @Test func longNonASCIISubjectsAreSplitIntoEncodedWordsOfAtMost75Characters() throws {
         let subject = "Rendez-vous confirmé avec Dr. Zoë Ångström-Ñúñez le 3 décembre à 09:30 — 東京クリニック 🙂 " + String(repeating: "é", count: 40)
         let message = MailMessage(from: MailAddress("a@carefleet.test", name: "Clinique Été"), to: [MailAddress("b@example.test")], subject: subject, text: "x")

@@ -41,13 +41,25 @@ public enum CalendarInvite {
     /// `20261201T090000Z`
     static func utc(_ date: Date) -> String {
         let text = WireCoding.formatTimestamp(date)  // 2026-12-01T09:00:00.000Z
-        return text.prefix(19).replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "") + "Z"
+        return String(text.prefix(19).filter { $0 != "-" && $0 != ":" }) + "Z"
     }
 
+    /// TEXT escaping (RFC 5545 §3.3.11), in one pass over the scalars: `perf` of the email worker
+    /// had Foundation's `replacingOccurrences` (through NSString), five calls per text, at 13% of
+    /// its CPU.
     static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: ";", with: "\\;")
-            .replacingOccurrences(of: ",", with: "\\,").replacingOccurrences(of: "\n", with: "\\n")
-            .replacingOccurrences(of: "\r", with: "")
+        var result = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\\", ";", ",":
+                result.append("\\")
+                result.append(scalar)
+            case "\n": result.append(contentsOf: "\\n".unicodeScalars)
+            case "\r": continue
+            default: result.append(scalar)
+            }
+        }
+        return String(result)
     }
 
     /// Lines longer than 75 octets continue on the next line after a space (RFC 5545 §3.1).

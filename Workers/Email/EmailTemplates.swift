@@ -17,9 +17,11 @@ public struct EmailTemplates: Sendable {
         }
 
         func render(_ context: [String: Any]) -> Rendered {
-            Rendered(
-                subject: subject.render(context).trimmingCharacters(in: .whitespacesAndNewlines), text: text.render(context),
-                html: html.render(context))
+            // Trimmed by hand: Foundation's trimmingCharacters goes through NSString.
+            let rendered = subject.render(context)
+            let start = rendered.drop(while: \.isWhitespace)
+            let subject = start[..<(start.lastIndex { !$0.isWhitespace }.map { start.index(after: $0) } ?? start.startIndex)]
+            return Rendered(subject: String(subject), text: text.render(context), html: html.render(context))
         }
     }
 

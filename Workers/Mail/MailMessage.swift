@@ -129,7 +129,13 @@ enum MIMEText {
     static func encodedWord(_ text: String, quoted: Bool) -> String {
         let printable = text.unicodeScalars.allSatisfy { $0.isASCII && $0.value >= 32 && $0.value < 127 }
         if printable {
-            return quoted ? "\"\(text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\"" : text
+            guard quoted else { return text }
+            var result = "\""
+            for character in text {
+                if character == "\\" || character == "\"" { result.append("\\") }
+                result.append(character)
+            }
+            return result + "\""
         }
         return encodedWords(text).joined(separator: "\r\n ")
     }
@@ -163,7 +169,10 @@ enum MIMEText {
         let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday], from: date)
         let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        func two(_ value: Int?) -> String { String(format: "%02d", value ?? 0) }
+        func two(_ value: Int?) -> String {
+            let value = value ?? 0
+            return value < 10 ? "0\(value)" : "\(value)"
+        }
         return "\(weekdays[((c.weekday ?? 1) - 1) % 7]), \(two(c.day)) \(months[((c.month ?? 1) - 1) % 12]) \(c.year ?? 1970) "
             + "\(two(c.hour)):\(two(c.minute)):\(two(c.second)) +0000"
     }

@@ -129,7 +129,9 @@ private final class Transfer {
 
     /// Keeps every complete reply; a multi-line reply (`250-…`, `250 …`) is kept whole.
     func record(reply chunk: String) {
-        let line = chunk.trimmingCharacters(in: .whitespacesAndNewlines)
+        // Trimmed by hand: Foundation's trimmingCharacters goes through NSString for every reply.
+        let start = chunk.drop(while: \.isWhitespace)
+        let line = String(start[..<(start.lastIndex { !$0.isWhitespace }.map { start.index(after: $0) } ?? start.startIndex)])
         guard !line.isEmpty else { return }
         pending += (pending.isEmpty ? "" : " ") + line
         let bytes = Array(line.utf8)
