@@ -134,7 +134,8 @@ struct WireParser {
             guard !members.contains(where: { $0.key == key }) else {
                 throw DecodingError.dataCorrupted(
                     DecodingError.Context(
-                        codingPath: [], debugDescription: "The given data was not valid JSON: the member '\(key)' appears twice at byte \(position).",
+                        codingPath: [],
+                        debugDescription: "The given data was not valid JSON: the member '\(key)' appears twice at byte \(position).",
                         underlyingError: WireRepeatedMember(name: key)))
             }
             skipWhitespace()

@@ -21,8 +21,8 @@ extension UUID {
         }
     }
 
-    /// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in either case; nil for anything else (as
-    /// `UUID(uuidString:)`, which also takes only that form).
+    /// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` in either case; nil for anything else. Stricter than
+    /// `UUID(uuidString:)`, whose `sscanf("%2hhx")` also takes a sign or a space for a digit.
     public init?(parsing text: String) {
         var text = text
         let parsed = text.withUTF8 { bytes -> uuid_t? in

@@ -3,12 +3,12 @@ import NIOCore
 
 /// Finds the first object member of a JSON document that its schema does not name, or that an
 /// object holds twice, by one pass over the bytes (no second parse of the body into objects):
-/// `hours[0].lunch`. The document has already been decoded successfully, so it is valid JSON; the
-/// scanner only tracks where it is.
+/// `hours[0].lunch`. It runs on a document the wire decoder read, or read up to a repeated member
+/// (valid up to there, and the scanner stops there): it only tracks where it is, and assumes JSON.
 ///
-/// Repeated names matter because `JSONDecoder` takes one copy without a word: a proxy, a log or a
-/// signature check that reads the other copy would see a different request than the one we act
-/// on. Messages on the wire are refused the same way (`WireDecoder`).
+/// Repeated names matter because a decoder that keeps one copy (as `JSONDecoder` does) acts on a
+/// request other than the one a proxy, a log or a signature check reading the other copy sees.
+/// The wire decoder refuses them but cannot say where; this names the path.
 struct JSONFieldScanner {
     enum Finding: Equatable {
         /// A member the schema does not name.

@@ -79,6 +79,7 @@ public struct KafkaMessage: Sendable {
         guard let timestamp else { return nil }
         return .milliseconds(max(0, Int64((now.timeIntervalSince(timestamp) * 1000).rounded())))
     }
+
     /// The key as UTF-8 text (keys here are ids).
     public var keyString: String? { key.map { String(decoding: $0, as: UTF8.self) } }
 
