@@ -90,7 +90,11 @@ struct JSONFieldScanner {
                     index += 1
                     continue
                 }
+                let before = index
                 if let unknown = value(items, path: "\(path)[\(position)]") { return unknown }
+                // Not JSON here (`[}`): stop rather than spin on the same byte. Callers pass only
+                // documents the wire decoder read, but a request must never hang on its body.
+                guard index != before else { return nil }
                 position += 1
             }
         case UInt8(ascii: "\""):
