@@ -16,6 +16,13 @@ public struct WireEncoder: Sendable {
 
     /// The JSON as bytes (for a `ByteBuffer` or a Kafka value without another copy).
     public func encodeBytes<T: Encodable>(_ value: T) throws -> [UInt8] {
+        // The hot messages write themselves (see `WireWritable`); the tree gives the same bytes.
+        if let writable = value as? any WireWritable { return writable.wireBytes() }
+        return try encodeTree(value)
+    }
+
+    /// Through the tree of `Encodable`, whatever the value: what every writer is checked against.
+    func encodeTree<T: Encodable>(_ value: T) throws -> [UInt8] {
         let node = try WireNode.make(value, codingPath: [])
         var output: [UInt8] = []
         output.reserveCapacity(512)
@@ -81,14 +88,7 @@ enum WireNode {
             output.append(UInt8(ascii: "\""))
             uuid.appendCanonical(to: &output)
             output.append(UInt8(ascii: "\""))
-        case .timestamp(let date):
-            output.append(UInt8(ascii: "\""))
-            if !WireCoding.appendTimestamp(date, to: &output) {
-                output.removeLast()
-                Self.writeString(WireCoding.formatTimestamp(date), into: &output)
-                return
-            }
-            output.append(UInt8(ascii: "\""))
+        case .timestamp(let date): Self.writeTimestamp(date, into: &output)
         case .array(let array):
             output.append(UInt8(ascii: "["))
             for index in array.items.indices {
@@ -107,6 +107,16 @@ enum WireNode {
             }
             output.append(UInt8(ascii: "}"))
         }
+    }
+
+    static func writeTimestamp(_ date: Date, into output: inout [UInt8]) {
+        output.append(UInt8(ascii: "\""))
+        guard WireCoding.appendTimestamp(date, to: &output) else {
+            output.removeLast()
+            writeString(WireCoding.formatTimestamp(date), into: &output)
+            return
+        }
+        output.append(UInt8(ascii: "\""))
     }
 
     /// Copies runs of bytes that need no escape at once: byte by byte, appending was the
