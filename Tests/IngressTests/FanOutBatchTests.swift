@@ -94,6 +94,53 @@ struct FanOutBatchTests {
         }
     }
 
+    /// A replayed `booked` event, its appointment confirmed since, leaves the confirmation's
+    /// reminders alone: it is the appointment's first event, and the schedule follows the later one.
+    @Test func aReplayedBookingKeepsTheRemindersItsConfirmationScheduled() async throws {
+        try await TestFleet.with(workers: .none) { fleet in
+            let admin = try await fleet.admin()
+            let patient = try await fleet.register("Reminded Patient")
+            let doctor = try await fleet.doctor(by: admin)
+            let producer = try KafkaProducer(config: fleet.kafka)
+            let handler = NotificationHandler(
+                pool: fleet.database, producer: producer, emailTopic: fleet.namespace.topicName(Topics.notificationEmail.name),
+                inAppTopic: fleet.namespace.topicName(Topics.inAppNotifications.name), reminders: ReminderSchedule(offsets: [.seconds(3600)]),
+                logger: Logger(label: "test"))
+            let start = Date().addingTimeInterval(2 * 86400)
+            let pending = AppointmentSnapshot(
+                appointmentId: UUID(), doctorId: doctor.id, patientId: patient.userId, startsAt: start, endsAt: start.addingTimeInterval(1800),
+                status: .pending, sequence: 0, requestedAt: Date())
+            var confirmed = pending
+            confirmed.status = .confirmed
+            confirmed.sequence = 1
+            let booking = try Envelope(
+                correlationId: "replay", tenantId: Tenants.defaultTenant, actor: Principal(role: .patient, userId: patient.userId),
+                payload: AppointmentBooked(commandId: UUID(), appointment: pending, reason: nil)
+            ).encoded()
+            let confirmation = try Envelope(
+                correlationId: "replay", tenantId: Tenants.defaultTenant, actor: Principal(role: .doctor, userId: doctor.id),
+                payload: AppointmentConfirmed(commandId: UUID(), appointment: confirmed)
+            ).encoded()
+            func handle(_ event: Data) async throws {
+                for result in await handler.handle(batch: try Self.incoming([event], catalog: Catalogs.appointmentEvents, topic: fleet.eventsTopic)) {
+                    try result.get()
+                }
+            }
+            func unsentReminders() async throws -> Int {
+                try await fleet.database.query(
+                    "SELECT count(*) FROM notify.reminders WHERE appointment_id = $1 AND sent_at IS NULL", [pending.appointmentId]
+                )[0].decode(Int.self, 0)
+            }
+            try await handle(booking)
+            #expect(try await unsentReminders() == 0, "a pending appointment has no reminder")
+            try await handle(confirmation)
+            #expect(try await unsentReminders() == 1)
+            try await handle(booking)
+            #expect(try await unsentReminders() == 1, "the replayed booking did not drop the confirmed appointment's reminder")
+            await producer.close()
+        }
+    }
+
     @Test func aBatchCountsWhatOneEventAtATimeCounts() async throws {
         try await TestFleet.with(workers: .none) { fleet in
             let admin = try await fleet.admin()
