@@ -37,6 +37,14 @@ struct FanOutBatchTests {
         ).encoded()
     }
 
+    /// The notification worker's handler on the test fleet's topics, with a reminder an hour ahead.
+    static func notificationHandler(_ fleet: TestFleet, producer: KafkaProducer) -> NotificationHandler {
+        NotificationHandler(
+            pool: fleet.database, producer: producer, emailTopic: fleet.namespace.topicName(Topics.notificationEmail.name),
+            inAppTopic: fleet.namespace.topicName(Topics.inAppNotifications.name), reminders: ReminderSchedule(offsets: [.seconds(3600)]),
+            logger: Logger(label: "test"))
+    }
+
     /// Notification ids are time-ordered (UUIDv7), so the rows of a batch are added at the end
     /// of the primary key's index: with random ids PostgreSQL spent about twice as long on the insert.
     @Test func storedNotificationsGetTimeOrderedIds() throws {
@@ -62,10 +70,7 @@ struct FanOutBatchTests {
             let patient = try await fleet.register("Batch Patient")
             let doctor = try await fleet.doctor(by: admin)
             let producer = try KafkaProducer(config: fleet.kafka)
-            let handler = NotificationHandler(
-                pool: fleet.database, producer: producer, emailTopic: fleet.namespace.topicName(Topics.notificationEmail.name),
-                inAppTopic: fleet.namespace.topicName(Topics.inAppNotifications.name), reminders: ReminderSchedule(offsets: [.seconds(3600)]),
-                logger: Logger(label: "test"))
+            let handler = Self.notificationHandler(fleet, producer: producer)
             var events = try (1...4).map { try Self.booked(patient, doctor: doctor.id, day: $0) }
             // A command where an event belongs: the topic's enum refuses it, so the batch fails.
             let stray = Envelope(
@@ -102,10 +107,7 @@ struct FanOutBatchTests {
             let patient = try await fleet.register("Reminded Patient")
             let doctor = try await fleet.doctor(by: admin)
             let producer = try KafkaProducer(config: fleet.kafka)
-            let handler = NotificationHandler(
-                pool: fleet.database, producer: producer, emailTopic: fleet.namespace.topicName(Topics.notificationEmail.name),
-                inAppTopic: fleet.namespace.topicName(Topics.inAppNotifications.name), reminders: ReminderSchedule(offsets: [.seconds(3600)]),
-                logger: Logger(label: "test"))
+            let handler = Self.notificationHandler(fleet, producer: producer)
             let start = Date().addingTimeInterval(2 * 86400)
             let pending = AppointmentSnapshot(
                 appointmentId: UUID(), doctorId: doctor.id, patientId: patient.userId, startsAt: start, endsAt: start.addingTimeInterval(1800),
