@@ -108,7 +108,8 @@ struct FanOutBatchTests {
             let doctor = try await fleet.doctor(by: admin)
             let producer = try KafkaProducer(config: fleet.kafka)
             let handler = Self.notificationHandler(fleet, producer: producer)
-            let start = Date().addingTimeInterval(2 * 86400)
+            // Whole seconds: the wire carries milliseconds, and the rows are looked up by their start.
+            let start = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 2 * 86400).rounded())
             let pending = AppointmentSnapshot(
                 appointmentId: UUID(), doctorId: doctor.id, patientId: patient.userId, startsAt: start, endsAt: start.addingTimeInterval(1800),
                 status: .pending, sequence: 0, requestedAt: Date())
@@ -139,6 +140,29 @@ struct FanOutBatchTests {
             #expect(try await unsentReminders() == 1)
             try await handle(booking)
             #expect(try await unsentReminders() == 1, "the replayed booking did not drop the confirmed appointment's reminder")
+
+            // Moved a day later; then the old confirmation comes again. The newer reminder stays.
+            var moved = confirmed
+            moved.startsAt = start.addingTimeInterval(86400)
+            moved.endsAt = moved.startsAt.addingTimeInterval(1800)
+            moved.sequence = 2
+            try await handle(
+                try Envelope(
+                    correlationId: "replay", tenantId: Tenants.defaultTenant, actor: Principal(role: .doctor, userId: doctor.id),
+                    payload: AppointmentRescheduled(
+                        commandId: UUID(), appointment: moved, previousStartsAt: start, previousEndsAt: confirmed.endsAt,
+                        rescheduledBy: Principal(role: .doctor, userId: doctor.id))
+                ).encoded())
+            func unsentReminders(at time: Date) async throws -> Int {
+                try await fleet.database.query(
+                    "SELECT count(*) FROM notify.reminders WHERE appointment_id = $1 AND starts_at = $2 AND sent_at IS NULL",
+                    [pending.appointmentId, time]
+                )[0].decode(Int.self, 0)
+            }
+            #expect(try await unsentReminders(at: moved.startsAt) == 1)
+            #expect(try await unsentReminders(at: start) == 0)
+            try await handle(confirmation)
+            #expect(try await unsentReminders(at: moved.startsAt) == 1, "the replayed confirmation did not drop the newer time's reminder")
             await producer.close()
         }
     }

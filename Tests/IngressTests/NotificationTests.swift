@@ -259,6 +259,22 @@ struct NotificationTests {
             let newTime = at(22)
             let outcome = try await fleet.act("reschedule", on: movedAppointment, ["startsAt": newTime.0, "allowOffGrid": true], as: admin)
             #expect(outcome["status"] as? String == "done", "\(outcome)")
+            // Then its first event comes again (an operator's replay), after the move was handled: it
+            // schedules the old time once more, which no longer holds; the sender must not remind
+            // anyone of it. (In one batch with the move it would lose to the move's higher sequence.)
+            try await fleet.caughtUp([ConsumerGroups.notification])
+            let oldStart = try #require(WireCoding.parseTimestamp(oldTime.0))
+            let replayed = Envelope(
+                correlationId: "replay", tenantId: Tenants.defaultTenant, actor: Principal(role: .admin, userId: admin.userId),
+                payload: AppointmentBooked(
+                    commandId: UUID(),
+                    appointment: AppointmentSnapshot(
+                        appointmentId: try #require(UUID(uuidString: movedAppointment)), doctorId: movedDoctor.id, patientId: moved.userId,
+                        startsAt: oldStart, endsAt: oldStart.addingTimeInterval(300), status: .confirmed, sequence: 0, requestedAt: Date()),
+                    reason: nil))
+            let producer = try KafkaProducer(config: fleet.kafka)
+            try await producer.send(ProducerRecord(topic: fleet.eventsTopic, key: movedDoctor.id.canonical, value: try replayed.encoded()))
+            await producer.close()
             #expect(Date() < base.addingTimeInterval(-offset + 12), "the cancel and the move happened before their reminders were due")
 
             func reminders(_ session: Session) throws -> [ParsedMail] {
@@ -274,6 +290,10 @@ struct NotificationTests {
             try await fleet.caughtUp([ConsumerGroups.email])
             #expect(try reminders(kept).count == 1, "once")
             #expect(try reminders(moved).count == 1, "only for the new time")
+            let oldTimeRows = try await fleet.database.query(
+                "SELECT count(*) FROM notify.reminders WHERE appointment_id = $1 AND starts_at = $2",
+                [try #require(UUID(uuidString: movedAppointment)), oldStart])
+            #expect(try oldTimeRows[0].decode(Int.self, 0) == 0, "the replayed old time's reminder was dropped unsent")
             #expect(try reminders(cancelled).isEmpty, "none for a cancelled appointment")
             #expect(try reminders(keptDoctor.session).count == 1, "the doctor is reminded too")
             #expect(try await Self.notifications(fleet, kept).filter { $0["kind"] as? String == "reminder" }.count == 1)

@@ -20,15 +20,26 @@ public struct ReminderSchedule: Sendable {
     /// The statements that keep the schedule of each plan's appointment right, to run in this
     /// order (none when no plan changes a schedule): confirmed appointments get a row per offset
     /// for their start time; any other status, or a new start time, drops unsent rows. At most two
-    /// statements for a whole batch: the last plan of an appointment decides its schedule, which is
-    /// what applying the plans one after another would leave.
+    /// statements for a whole batch.
+    ///
+    /// The appointment's newest state decides, by its `sequence` (which grows with every change),
+    /// not the order events arrive in: an operator may replay an old event after newer ones. In a
+    /// batch the plan with the highest sequence wins (the last of equals); across batches an older
+    /// event never drops a newer one's rows. The rows an older event adds (for a time since moved
+    /// or cancelled) are dropped unsent by the sender, which checks the booking record first.
     func statements(for items: [(plan: NotificationPlan, summary: AppointmentSummary, tenant: UUID)]) throws
         -> [(sql: String, parameters: [any PostgresBindable])]
     {
         var latest: [UUID: (plan: NotificationPlan, summary: AppointmentSummary, tenant: UUID)] = [:]
         var order: [UUID] = []
         for item in items where item.plan.kind != .declined && item.plan.kind != .reminder {
-            if latest.updateValue(item, forKey: item.plan.appointmentId) == nil { order.append(item.plan.appointmentId) }
+            let appointment = item.plan.appointmentId
+            guard let current = latest[appointment] else {
+                latest[appointment] = item
+                order.append(appointment)
+                continue
+            }
+            if current.summary.sequence <= item.summary.sequence { latest[appointment] = item }
         }
         let changes = order.compactMap { latest[$0] }
         guard !changes.isEmpty else { return [] }
@@ -39,18 +50,19 @@ public struct ReminderSchedule: Sendable {
         // on a table not yet analysed (a new database's first minute) PostgreSQL takes the partial
         // index of unsent rows for a selective one and reads every unsent reminder per batch (the
         // booking bench on a fresh fleet: 114 ms a batch, 18 s in all, for nothing deleted).
-        let rescheduled = changes.filter { $0.plan.kind != .booked }
-        if !rescheduled.isEmpty {
+        let afterBooking = changes.filter { $0.plan.kind != .booked }
+        if !afterBooking.isEmpty {
             statements.append(
                 (
                     """
                     DELETE FROM notify.reminders r
-                    USING unnest($1::uuid[], $2::timestamptz[], $3::boolean[]) AS x(appointment_id, starts_at, drop_all)
+                    USING unnest($1::uuid[], $2::timestamptz[], $3::boolean[], $4::int[]) AS x(appointment_id, starts_at, drop_all, sequence)
                     WHERE r.appointment_id = x.appointment_id AND r.sent_at IS NULL AND (r.starts_at <> x.starts_at OR x.drop_all)
+                        AND (r.appointment->>'sequence')::int <= x.sequence
                     """,
                     [
-                        rescheduled.map(\.plan.appointmentId), rescheduled.map(\.summary.startsAt),
-                        rescheduled.map { $0.plan.status != .confirmed },
+                        afterBooking.map(\.plan.appointmentId), afterBooking.map(\.summary.startsAt),
+                        afterBooking.map { $0.plan.status != .confirmed }, afterBooking.map(\.summary.sequence),
                     ]
                 ))
         }
@@ -118,16 +130,37 @@ public struct ReminderSender: Service {
         }
     }
 
-    /// Sends up to 100 due reminders in one transaction; returns how many.
+    /// Sends up to 100 due reminders in one transaction; returns how many were due (sent or dropped).
+    ///
+    /// A reminder is sent only while the booking worker's record says its appointment is confirmed
+    /// for that start. The schedule follows events, and an event can come again out of order (an
+    /// operator replays a dead-lettered `confirmed` after the appointment was moved or cancelled):
+    /// the row it put back would remind a patient of a time that no longer holds. Such a row is
+    /// deleted unsent.
     func sendDue() async throws -> Int {
         try await pool.transaction { connection in
             let rows = try await connection.query(
                 """
-                SELECT appointment_id, offset_minutes, starts_at, tenant_id, appointment::text FROM notify.reminders
-                WHERE sent_at IS NULL AND due_at <= now() ORDER BY due_at LIMIT 100 FOR UPDATE SKIP LOCKED
+                SELECT r.appointment_id, r.offset_minutes, r.starts_at, r.tenant_id, r.appointment::text,
+                    EXISTS (
+                        SELECT 1 FROM booking.appointments a
+                        WHERE a.id = r.appointment_id AND a.status = 'confirmed' AND a.starts_at = r.starts_at
+                    ) AS holds
+                FROM notify.reminders r
+                WHERE r.sent_at IS NULL AND r.due_at <= now() ORDER BY r.due_at LIMIT 100 FOR UPDATE OF r SKIP LOCKED
                 """)
             let decoder = WireCoding.decoder()
             for row in rows {
+                guard try row.decode(Bool.self, 5) else {
+                    let appointment = try row.decode(UUID.self, 0)
+                    try await connection.query(
+                        "DELETE FROM notify.reminders WHERE appointment_id = $1 AND offset_minutes = $2 AND starts_at = $3",
+                        [appointment, try row.decode(Int.self, 1), try row.decode(Date.self, 2)])
+                    logger.info(
+                        "reminder dropped: its appointment is no longer confirmed for that time",
+                        metadata: ["appointment": "\(appointment.canonical)"])
+                    continue
+                }
                 let summary = try decoder.decode(AppointmentSummary.self, from: Data(try row.decode(String.self, 4).utf8))
                 let tenant = try row.decode(UUID.self, 3)
                 let key = "reminder:\(summary.appointmentId.canonical):\(try row.decode(Int.self, 1)):"
