@@ -71,6 +71,10 @@ struct PostgresTests {
             // A missing element is NULL, unlike the text "NULL".
             let nulls = try await connection.query("SELECT count(*) FILTER (WHERE x IS NULL) FROM unnest($1::text[]) AS x", [["NULL", nil, "a"] as [String?]])
             #expect(try nulls[0].decode(Int.self, 0) == 1)
+            // Times written in place arrive as the same instants, to the microsecond.
+            let times = [0, 1_795_000_000.5, -86_400.25, 951_782_400].map { Date(timeIntervalSince1970: $0) }
+            let read = try await connection.query("SELECT t FROM unnest($1::timestamptz[]) WITH ORDINALITY AS u(t, n) ORDER BY n", [times])
+            #expect(try read.map { try $0.decode(Date.self, 0) } == times)
         }
     }
 
@@ -228,6 +232,33 @@ struct PostgresTests {
             #expect(error.kind == .connection)
             #expect(error.isRetriable)
         }
+    }
+
+    /// Ids and times write their array elements in place; the literal must be what quoting each
+    /// element's own parameter text gives (the general path), `NULL` for a missing one.
+    @Test func arrayElementsWrittenInPlaceAreTheQuotedParameterText() throws {
+        func literal(_ parameter: PostgresParameter) -> String? {
+            guard case .text(let text) = parameter else { return nil }
+            return text
+        }
+        func quoted(_ values: [any PostgresBindable]) throws -> String {
+            let elements = try values.map { value -> String in
+                guard let text = literal(try value.postgresParameter) else { return "NULL" }
+                return "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+            }
+            return "{" + elements.joined(separator: ",") + "}"
+        }
+        let ids = (0..<5).map { _ in UUID() }
+        let times = [0, 1_795_000_000.123456, -86_400.25, 951_782_400, 400_000_000_000, -70_000_000_000].map { Date(timeIntervalSince1970: $0) }
+        #expect(literal(try ids.postgresParameter) == (try quoted(ids)))
+        #expect(literal(try times.postgresParameter) == (try quoted(times)))
+        let optionalIds: [UUID?] = [ids[0], nil, ids[1]]
+        let optionalTimes: [Date?] = [nil, times[1]]
+        #expect(literal(try optionalIds.postgresParameter) == #"{"\#(ids[0].canonical)",NULL,"\#(ids[1].canonical)"}"#)
+        #expect(literal(try optionalTimes.postgresParameter) == #"{NULL,"2026-11-18 11:06:40.123456+00"}"#)
+        #expect(literal(times[0].postgresParameter) == "1970-01-01 00:00:00.000000+00")
+        #expect(literal(times[2].postgresParameter) == "1969-12-30 23:59:59.750000+00")
+        #expect(literal(times[3].postgresParameter) == "2000-02-29 00:00:00.000000+00")
     }
 
     @Test func timestampTextRoundTripsThroughTheParser() throws {

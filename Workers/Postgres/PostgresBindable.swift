@@ -13,6 +13,15 @@ public enum PostgresParameter: Sendable, Equatable {
 /// not sent and the error is thrown (never a NULL in its place).
 public protocol PostgresBindable: Sendable {
     var postgresParameter: PostgresParameter { get throws(PostgresError) }
+    /// Appends the value as one element of an array literal: quoted, or `NULL`. The default goes
+    /// through `postgresParameter`; ids and times write their bytes in place (see `Array`).
+    func appendArrayElement(to literal: inout [UInt8]) throws(PostgresError)
+}
+
+extension PostgresBindable {
+    public func appendArrayElement(to literal: inout [UInt8]) throws(PostgresError) {
+        PostgresArrayLiteral.appendElement(try postgresParameter, to: &literal)
+    }
 }
 
 extension String: PostgresBindable {
@@ -38,9 +47,21 @@ extension Double: PostgresBindable {
 }
 extension UUID: PostgresBindable {
     public var postgresParameter: PostgresParameter { .text(canonical) }
+
+    public func appendArrayElement(to literal: inout [UInt8]) {
+        literal.append(UInt8(ascii: "\""))
+        appendCanonical(to: &literal)
+        literal.append(UInt8(ascii: "\""))
+    }
 }
 extension Date: PostgresBindable {
     public var postgresParameter: PostgresParameter { .text(PostgresTimestamp.format(self)) }
+
+    public func appendArrayElement(to literal: inout [UInt8]) {
+        literal.append(UInt8(ascii: "\""))
+        PostgresTimestamp.append(self, to: &literal)
+        literal.append(UInt8(ascii: "\""))
+    }
 }
 extension Data: PostgresBindable {
     public var postgresParameter: PostgresParameter { .binary(self) }
@@ -52,6 +73,13 @@ extension Optional: PostgresBindable where Wrapped: PostgresBindable {
             case .none: .null
             case .some(let value): try value.postgresParameter
             }
+        }
+    }
+
+    public func appendArrayElement(to literal: inout [UInt8]) throws(PostgresError) {
+        switch self {
+        case .none: literal.append(contentsOf: "NULL".utf8)
+        case .some(let value): try value.appendArrayElement(to: &literal)
         }
     }
 }
@@ -67,11 +95,7 @@ extension Array: PostgresBindable where Element: PostgresBindable {
             literal.reserveCapacity(count * 40 + 2)
             for (index, element) in enumerated() {
                 if index > 0 { literal.append(UInt8(ascii: ",")) }
-                switch try element.postgresParameter {
-                case .null: literal.append(contentsOf: "NULL".utf8)
-                case .text(let text): PostgresArrayLiteral.appendQuoted(text, to: &literal)
-                case .binary(let data): PostgresArrayLiteral.appendQuoted("\\x" + data.hexString, to: &literal)
-                }
+                try element.appendArrayElement(to: &literal)
             }
             literal.append(UInt8(ascii: "}"))
             return .text(String(decoding: literal, as: UTF8.self))
@@ -124,6 +148,15 @@ enum PostgresJSONCoding {
 }
 
 enum PostgresArrayLiteral {
+    /// One element as its parameter would be sent, quoted: the general path of every element type.
+    static func appendElement(_ parameter: PostgresParameter, to literal: inout [UInt8]) {
+        switch parameter {
+        case .null: literal.append(contentsOf: "NULL".utf8)
+        case .text(let text): appendQuoted(text, to: &literal)
+        case .binary(let data): appendQuoted("\\x" + data.hexString, to: &literal)
+        }
+    }
+
     /// Double-quoted, with quotes and backslashes escaped: `NULL`, commas and braces stay text.
     static func appendQuoted(_ text: String, to literal: inout [UInt8]) {
         var text = text
