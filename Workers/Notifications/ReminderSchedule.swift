@@ -58,7 +58,7 @@ public struct ReminderSchedule: Sendable {
                     DELETE FROM notify.reminders r
                     USING unnest($1::uuid[], $2::timestamptz[], $3::boolean[], $4::int[]) AS x(appointment_id, starts_at, drop_all, sequence)
                     WHERE r.appointment_id = x.appointment_id AND r.sent_at IS NULL AND (r.starts_at <> x.starts_at OR x.drop_all)
-                        AND (r.appointment->>'sequence')::int <= x.sequence
+                        AND coalesce((r.appointment->>'sequence')::int, -1) <= x.sequence
                     """,
                     [
                         afterBooking.map(\.plan.appointmentId), afterBooking.map(\.summary.startsAt),
