@@ -157,7 +157,7 @@ struct PostgresTests {
             struct Abort: Error {}
             await #expect(throws: Abort.self) {
                 try await connection.transaction { connection in
-                    try await connection.pipeline([("INSERT INTO t VALUES ($1)", [6])])
+                    _ = try await connection.pipeline([("INSERT INTO t VALUES ($1)", [6])])
                     throw Abort()
                 }
             }
@@ -169,7 +169,7 @@ struct PostgresTests {
                 try await connection.transaction { connection in
                     let refused: Bool
                     do {
-                        try await connection.pipeline([("SELECT $1::jsonb", [PostgresJSON(Reading(value: .nan))])])
+                        _ = try await connection.pipeline([("SELECT $1::jsonb", [PostgresJSON(Reading(value: .nan))])])
                         refused = false
                     } catch {
                         refused = true
