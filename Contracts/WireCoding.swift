@@ -1,4 +1,5 @@
 import Foundation
+import Identifiers
 
 /// The one JSON dialect of every message and every API answer: sorted keys (so the same
 /// message always has the same bytes), ISO-8601 UTC times with milliseconds, and lower-case UUIDs.
@@ -44,16 +45,7 @@ public enum WireCoding {
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
         let secondOfDay = seconds - days * 86400
         let (year, month, day) = CivilDate.from(daysSinceEpoch: days)
-        func digits(_ value: Int64, _ width: Int) {
-            var divisor: Int64 = 1
-            for _ in 1..<width { divisor *= 10 }
-            var rest = value
-            while divisor > 0 {
-                bytes.append(UInt8(48 + rest / divisor))
-                rest %= divisor
-                divisor /= 10
-            }
-        }
+        func digits(_ value: Int64, _ width: Int) { DecimalDigits.append(value, width: width, to: &bytes) }
         digits(year, 4)
         bytes.append(45)
         digits(month, 2)

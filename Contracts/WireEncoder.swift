@@ -84,10 +84,7 @@ enum WireNode {
         case .bool(let value): output.append(contentsOf: (value ? "true" : "false").utf8)
         case .number(let text): output.append(contentsOf: text.utf8)
         case .string(let text): Self.writeString(text, into: &output)
-        case .uuid(let uuid):
-            output.append(UInt8(ascii: "\""))
-            uuid.appendCanonical(to: &output)
-            output.append(UInt8(ascii: "\""))
+        case .uuid(let uuid): Self.writeUUID(uuid, into: &output)
         case .timestamp(let date): Self.writeTimestamp(date, into: &output)
         case .array(let array):
             output.append(UInt8(ascii: "["))
@@ -107,6 +104,12 @@ enum WireNode {
             }
             output.append(UInt8(ascii: "}"))
         }
+    }
+
+    static func writeUUID(_ uuid: UUID, into output: inout [UInt8]) {
+        output.append(UInt8(ascii: "\""))
+        uuid.appendCanonical(to: &output)
+        output.append(UInt8(ascii: "\""))
     }
 
     static func writeTimestamp(_ date: Date, into output: inout [UInt8]) {

@@ -61,9 +61,7 @@ public struct WireWriter {
 
     public mutating func member(_ name: StaticString, _ value: UUID) {
         key(name)
-        bytes.append(UInt8(ascii: "\""))
-        value.appendCanonical(to: &bytes)
-        bytes.append(UInt8(ascii: "\""))
+        WireNode.writeUUID(value, into: &bytes)
     }
 
     public mutating func member(_ name: StaticString, _ value: Date) {

@@ -1,4 +1,5 @@
 import Foundation
+import Identifiers
 
 /// `timestamptz` text in and out. Sessions run with `TimeZone=UTC` and `DateStyle=ISO`, so the
 /// server writes `2026-11-24 09:00:00.123456+00`; parsing is done by hand because it is on the
@@ -24,25 +25,16 @@ enum PostgresTimestamp {
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
         let secondOfDay = seconds - days * 86400
         let (year, month, day) = civil(fromDays: days)
+        func digits(_ value: Int64, _ width: Int) { DecimalDigits.append(value, width: width, to: &bytes) }
         // Every field but the year is in range by construction; a year outside 0…9999 keeps the
         // padding of its decimal text (no such time is ever stored, but it must not trap).
-        func digits(_ value: Int64, _ width: Int) {
-            guard value >= 0, width <= 6, value < [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000][width] else {
-                let text = String(value)
-                bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: max(0, width - text.utf8.count)))
-                bytes.append(contentsOf: text.utf8)
-                return
-            }
-            var divisor: Int64 = 1
-            for _ in 1..<width { divisor *= 10 }
-            var rest = value
-            while divisor > 0 {
-                bytes.append(UInt8(48 + rest / divisor))
-                rest %= divisor
-                divisor /= 10
-            }
+        if (0...9999).contains(year) {
+            digits(year, 4)
+        } else {
+            let text = String(year)
+            bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: max(0, 4 - text.utf8.count)))
+            bytes.append(contentsOf: text.utf8)
         }
-        digits(year, 4)
         bytes.append(UInt8(ascii: "-"))
         digits(month, 2)
         bytes.append(UInt8(ascii: "-"))
