@@ -39,6 +39,9 @@ let package = Package(
         .target(name: "Contracts", dependencies: ["Identifiers"], path: "Contracts"),
         // UUIDs as text, for the wire codec (Contracts) and the PostgreSQL binding alike.
         .target(name: "Identifiers", path: "Workers/Identifiers"),
+        // Where calls that block a thread run (libpq, librdkafka, libcurl, child processes): never
+        // on the threads Swift's tasks run on.
+        .target(name: "BlockingCalls", path: "Workers/BlockingCalls"),
 
         // C libraries: each is imported by the one Swift target that wraps it (libcurl: Mail for SMTP and
         // Webhooks for HTTP).
@@ -47,12 +50,12 @@ let package = Package(
         .systemLibrary(name: "CCurl", path: "Workers/CCurl", pkgConfig: "libcurl"),
 
         .target(
-            name: "Kafka", dependencies: ["CRdKafka", .product(name: "Logging", package: "swift-log")],
+            name: "Kafka", dependencies: ["CRdKafka", "BlockingCalls", .product(name: "Logging", package: "swift-log")],
             path: "Workers/Kafka"),
         .target(
-            name: "Postgres", dependencies: ["CLibPQ", "Identifiers", .product(name: "Logging", package: "swift-log")],
+            name: "Postgres", dependencies: ["CLibPQ", "BlockingCalls", "Identifiers", .product(name: "Logging", package: "swift-log")],
             path: "Workers/Postgres"),
-        .target(name: "Mail", dependencies: ["CCurl"], path: "Workers/Mail"),
+        .target(name: "Mail", dependencies: ["CCurl", "BlockingCalls"], path: "Workers/Mail"),
         .target(name: "FleetConfiguration", path: "Workers/FleetConfiguration"),
         .target(
             name: "Migrations", dependencies: ["Postgres"], path: "Workers/Migrations",
@@ -116,7 +119,7 @@ let package = Package(
         .target(
             name: "Webhooks",
             dependencies: [
-                "Contracts", "CCurl", "Kafka", "Postgres", "Runtime", "FleetConfiguration",
+                "Contracts", "CCurl", "BlockingCalls", "Kafka", "Postgres", "Runtime", "FleetConfiguration",
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
             ],
             path: "Workers/Webhooks"),
@@ -184,12 +187,12 @@ let package = Package(
 
         // Tests. TestSupport is the fixture: broker, PostgreSQL and SMTP sink for integration tests.
         .target(
-            name: "TestSupport", dependencies: ["Contracts", "Kafka", "Postgres", "Migrations", "FleetConfiguration", "Runtime"],
+            name: "TestSupport", dependencies: ["BlockingCalls", "Contracts", "Kafka", "Postgres", "Migrations", "FleetConfiguration", "Runtime"],
             path: "Tests/TestSupport"),
         // A small worker on the runtime that the runtime tests start, kill and restart as a process.
         .executableTarget(name: "runtime-probe", dependencies: ["Runtime", "TestSupport"], path: "Tests/RuntimeProbe"),
         .testTarget(name: "ContractsTests", dependencies: ["Contracts"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "KafkaTests", dependencies: ["Kafka", "Runtime", "TestSupport"]),
+        .testTarget(name: "KafkaTests", dependencies: ["BlockingCalls", "Kafka", "Runtime", "TestSupport"]),
         .testTarget(
             name: "PostgresTests",
             dependencies: ["Postgres", "TestSupport", .product(name: "Logging", package: "swift-log")]),

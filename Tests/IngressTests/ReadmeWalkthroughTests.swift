@@ -1,3 +1,4 @@
+import BlockingCalls
 import Foundation
 import TestSupport
 import Testing
@@ -70,7 +71,9 @@ enum Shell {
         for (key, value) in extra { environment[key] = value }
         let childEnvironment = environment
         return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
+            // A thread of its own: waiting for a child on DispatchQueue.global() holds a thread
+            // Swift's tasks need (see BlockingCall), and the in-process fleets of other tests stall.
+            BlockingCall.queue("carefleet.tests.child").async {
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: "/bin/bash")
                 process.arguments = ["-c", script]

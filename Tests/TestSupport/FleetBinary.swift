@@ -1,3 +1,4 @@
+import BlockingCalls
 import Foundation
 
 /// Runs the built `fleet` executable (it sits next to the test bundle in the build folder).
@@ -30,7 +31,9 @@ public enum FleetBinary {
         let executable = path
         let childEnvironment = environment
         return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
+            // A thread of its own: waiting for a child on DispatchQueue.global() holds a thread
+            // Swift's tasks need (see BlockingCall), and the in-process fleets of other tests stall.
+            BlockingCall.queue("carefleet.tests.child").async {
                 let outputPath = NSTemporaryDirectory() + "carefleet-fleet-\(UUID().uuidString).log"
                 defer { try? FileManager.default.removeItem(atPath: outputPath) }
                 _ = FileManager.default.createFile(atPath: outputPath, contents: nil)

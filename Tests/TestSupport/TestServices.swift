@@ -1,3 +1,4 @@
+import BlockingCalls
 import Foundation
 import Synchronization
 
@@ -117,7 +118,9 @@ public struct ServicesProcess: Sendable {
     /// descriptors, and a pipe would then never reach end-of-file.
     public static func run(_ arguments: [String], allowFailure: Bool) async throws -> Outcome {
         try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
+            // A thread of its own: waiting for a child on DispatchQueue.global() holds a thread
+            // Swift's tasks need (see BlockingCall), and the in-process fleets of other tests stall.
+            BlockingCall.queue("carefleet.tests.child").async {
                 let outputPath = NSTemporaryDirectory() + "carefleet-fixture-\(UUID().uuidString).log"
                 defer { try? FileManager.default.removeItem(atPath: outputPath) }
                 _ = FileManager.default.createFile(atPath: outputPath, contents: nil)

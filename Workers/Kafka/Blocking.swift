@@ -1,13 +1,11 @@
-import Dispatch
+import BlockingCalls
 
-/// Runs blocking librdkafka calls on Dispatch threads, never on Swift's cooperative pool.
+/// Runs blocking librdkafka calls (commits, metadata, flushes: each may wait for the broker up to
+/// its timeout) where they cannot stall Swift's tasks (see `BlockingCall`). They used a shared
+/// concurrent queue, which runs on the very threads tasks run on.
 enum Blocking {
-    static let sharedQueue = DispatchQueue(label: "carefleet.kafka.blocking", attributes: .concurrent)
-
-    static func run<T: Sendable>(on queue: DispatchQueue = sharedQueue, _ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            queue.async { continuation.resume(returning: work()) }
-        }
+    static func run<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await BlockingCall.run("carefleet.kafka.blocking", work)
     }
 }
 

@@ -1,3 +1,4 @@
+import BlockingCalls
 import CCurl
 import Dispatch
 import Foundation
@@ -55,8 +56,8 @@ public enum SendOutcome: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Sends mail through libcurl over kept-open connections. Every transfer runs on a Dispatch
-/// thread, never the cooperative pool.
+/// Sends mail through libcurl over kept-open connections. Every transfer runs on a thread of
+/// its own (`BlockingCall`), never where Swift's tasks run.
 ///
 /// A session (`withSession`) borrows one connection for a run of messages; afterwards the
 /// connection waits, still open, for the next session. At most `settings.idleConnections` wait;
@@ -66,7 +67,6 @@ public struct SMTPClient: Sendable {
     public let settings: SMTPSettings
     private let options: ConnectionOptions
     private let idle: IdleConnections
-    static let queue = DispatchQueue(label: "carefleet.mail.smtp", attributes: .concurrent)
     /// libcurl's one-time set-up, run before the first connection (its `CURLcode`).
     private static let globalInit: UInt32 = curl_global_init(Int(CURL_GLOBAL_DEFAULT)).rawValue
 
@@ -112,11 +112,10 @@ public struct SMTPClient: Sendable {
         }
     }
 
-    /// Runs a blocking libcurl call on the SMTP queue.
+    /// Runs a blocking libcurl call (it waits for the mail server) on a queue of its own: a shared
+    /// concurrent queue would run it on the threads Swift's tasks run on (see `BlockingCall`).
     static func run<R: Sendable>(_ work: @escaping @Sendable () throws -> R) async throws -> R {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try work() }) }
-        }
+        try await BlockingCall.run("carefleet.mail.smtp", work)
     }
 }
 
@@ -154,7 +153,7 @@ private final class IdleConnections: Sendable {
             connections.append(connection)
             return true
         }
-        // A connection not kept says QUIT as it goes: on the SMTP queue, not the caller's thread.
-        if !kept { SMTPClient.queue.async { connection.close() } }
+        // A connection not kept says QUIT as it goes: on a thread of its own, not the caller's.
+        if !kept { BlockingCall.start("carefleet.mail.smtp.quit") { connection.close() } }
     }
 }

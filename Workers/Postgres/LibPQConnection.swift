@@ -1,3 +1,4 @@
+import BlockingCalls
 import CLibPQ
 import Dispatch
 import Foundation
@@ -25,7 +26,8 @@ final class LibPQConnection: @unchecked Sendable {  // the PGconn is only touche
     private init(conn: OpaquePointer, label: String) {
         self.conn = conn
         self.cancelHandle = PQgetCancel(conn)
-        self.queue = DispatchQueue(label: label)
+        // Serial, so on the overcommit pool: a statement that waits blocks no task (`BlockingCall`).
+        self.queue = BlockingCall.queue(label)
     }
 
     deinit {

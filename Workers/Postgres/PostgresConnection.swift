@@ -1,3 +1,4 @@
+import BlockingCalls
 import Foundation
 import Logging
 import Synchronization
@@ -27,13 +28,8 @@ public final class PostgresConnection: Sendable {
         url: String, applicationName: String = "carefleet", statementTimeout: Duration? = nil,
         logger: Logger = Logger(label: "carefleet.postgres")
     ) async throws(PostgresError) -> PostgresConnection {
-        let queue = DispatchQueue(label: "carefleet.postgres.connect")
-        let result = await withCheckedContinuation { continuation in
-            queue.async {
-                continuation.resume(
-                    returning: LibPQConnection.connect(
-                        url: url, applicationName: applicationName, statementTimeout: statementTimeout))
-            }
+        let result = await BlockingCall.run("carefleet.postgres.connect") {
+            LibPQConnection.connect(url: url, applicationName: applicationName, statementTimeout: statementTimeout)
         }
         return PostgresConnection(handle: try result.get(), logger: logger)
     }
@@ -113,8 +109,8 @@ public final class PostgresConnection: Sendable {
             }
         } onCancel: {
             guard !startedCancelled else { return }
-            // PQcancel opens a connection of its own and waits for it: not on the cooperative pool.
-            DispatchQueue.global().async { handle.requestCancel() }
+            // PQcancel opens a connection of its own and waits for it: not where tasks run.
+            BlockingCall.start("carefleet.postgres.cancel") { handle.requestCancel() }
         }.get()
     }
 

@@ -1,3 +1,4 @@
+import BlockingCalls
 import CCurl
 import Foundation
 
@@ -36,9 +37,8 @@ public struct WebhookPoster: Sendable {
     public func post(url: String, headers: [(String, String)], body: String) async -> PostOutcome {
         let request = Request(
             url: url, headers: headers, body: body, timeout: timeout, userAgent: userAgent, allowPrivateAddresses: allowPrivateAddresses)
-        return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: request.perform()) }
-        }
+        // libcurl waits for the receiver (up to `timeout`): not on the threads tasks run on.
+        return await BlockingCall.run("carefleet.webhooks.post") { request.perform() }
     }
 
     /// The longest `Retry-After` honoured: a receiver cannot park a partition for a day.

@@ -91,7 +91,18 @@ struct IngressBench: AsyncParsableCommand {
             // Measured warm: the first requests of a route pay one-time costs (the ingress's first
             // produce to a topic fetches its metadata and producer id; caches fill), which under
             // load took longer than wrk's 2 s timeout and left a short run with no answer at all.
-            _ = try Self.output(of: wrk, arguments(seconds: 1), environment: environment)
+            // So the warm-up goes on (up to warmUpLimit seconds) until the route has answered.
+            var warmed = 0
+            while warmed < Self.warmUpLimit {
+                warmed += 1
+                let warmUp = try WrkFigures(parsing: try Self.output(of: wrk, arguments(seconds: 1), environment: environment))
+                if warmUp.requestsPerSecond > 0 { break }
+            }
+            let figures = try WrkFigures(parsing: try Self.output(of: wrk, arguments(seconds: duration), environment: environment))
+            guard figures.requestsPerSecond == 0 else { return figures }
+            // Not one answer in the whole run after the route had answered: a stall of the machine
+            // (seen on a loaded CI host), or of the ingress. One more run tells which; it is said.
+            FileHandle.standardError.write(Data("bench: \(name) answered nothing in \(duration) s; measuring it once more\n".utf8))
             return try WrkFigures(parsing: try Self.output(of: wrk, arguments(seconds: duration), environment: environment))
         }
         let ceiling = try load("GET / of http-ceiling", "http://127.0.0.1:\(port)/", connections: connections)
@@ -142,6 +153,9 @@ struct IngressBench: AsyncParsableCommand {
         print(Table.render(rows))
         try BenchFigures.keep(result, bench: "ingress", measuredAt: result.measuredAt, at: json)
     }
+
+    /// The longest warm-up of one route, in one-second wrk runs, before it is measured anyway.
+    static let warmUpLimit = 15
 
     // MARK: - Processes
 
