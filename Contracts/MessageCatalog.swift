@@ -80,6 +80,10 @@ public struct DecodedMessage: Sendable {
 }
 
 /// Reads only the `payload` member of an envelope.
-private struct PayloadEnvelope<P: MessagePayload>: Decodable {
+private struct PayloadEnvelope<P: MessagePayload>: WireReadable {
     let payload: P
+
+    init(wire reader: WireReader) throws {
+        payload = try reader.required("payload")
+    }
 }

@@ -378,6 +378,10 @@ final class WireValueDecoder: Decoder {
             else { throw mismatch(T.self, value, codingPath()) }
             return result
         }
+        if let readable = T.self as? any WireReadable.Type {
+            guard case .object(let members) = value else { throw mismatch([String: Any].self, value, codingPath()) }
+            return try cast(try readable.init(wire: WireReader(members: members, codingPath: codingPath())), value, codingPath())
+        }
         return try T(from: WireValueDecoder(value, codingPath: codingPath()))
     }
 
