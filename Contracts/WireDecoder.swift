@@ -46,6 +46,16 @@ public enum WireValue: Sendable {
         }
     }
 
+    /// The value of an object's member named `name` (objects are small: a list beats a dictionary).
+    static func member(_ name: String, of members: [(key: String, value: WireValue)]) -> WireValue? {
+        members.first { $0.key == name }?.value
+    }
+
+    /// The error for a member that is not there: the keyed container's and the readers' alike.
+    static func missing(_ key: any CodingKey, at codingPath: [any CodingKey]) -> DecodingError {
+        .keyNotFound(key, DecodingError.Context(codingPath: codingPath, debugDescription: "No value associated with key \(key.stringValue)."))
+    }
+
     var kind: String {
         switch self {
         case .null: "null"
@@ -418,16 +428,10 @@ struct WireKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
 
     func contains(_ key: Key) -> Bool { lookup(key) != nil }
 
-    func lookup(_ key: Key) -> WireValue? {
-        let name = key.stringValue
-        return members.first { $0.key == name }?.value
-    }
+    func lookup(_ key: Key) -> WireValue? { WireValue.member(key.stringValue, of: members) }
 
     func require(_ key: Key) throws -> WireValue {
-        guard let value = lookup(key) else {
-            throw DecodingError.keyNotFound(
-                key, DecodingError.Context(codingPath: codingPath, debugDescription: "No value associated with key \(key.stringValue)."))
-        }
+        guard let value = lookup(key) else { throw WireValue.missing(key, at: codingPath) }
         return value
     }
 
@@ -462,9 +466,7 @@ struct WireKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtoco
         WireValueDecoder(lookup(key) ?? .null, codingPath: codingPath + [key])
     }
 
-    private func lookup(_ key: WireDecodingKey) -> WireValue? {
-        members.first { $0.key == key.stringValue }?.value
-    }
+    private func lookup(_ key: WireDecodingKey) -> WireValue? { WireValue.member(key.stringValue, of: members) }
 }
 
 struct WireUnkeyedDecodingContainer: UnkeyedDecodingContainer {

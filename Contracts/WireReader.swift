@@ -19,23 +19,15 @@ public struct WireReader {
 
     /// A member that must be there (a `null` is a value: the type says whether it may be one).
     public func required<T: Decodable>(_ name: String, as type: T.Type = T.self) throws -> T {
-        guard let value = lookup(name) else {
-            let key = WireDecodingKey(member: name)
-            throw DecodingError.keyNotFound(
-                key, DecodingError.Context(codingPath: codingPath, debugDescription: "No value associated with key \(name)."))
-        }
+        guard let value = WireValue.member(name, of: members) else { throw WireValue.missing(WireDecodingKey(member: name), at: codingPath) }
         return try WireValueDecoder.unbox(value, as: type, codingPath: codingPath + [WireDecodingKey(member: name)])
     }
 
     /// A member that may be missing or `null`.
     public func optional<T: Decodable>(_ name: String, as type: T.Type = T.self) throws -> T? {
-        guard let value = lookup(name) else { return nil }
+        guard let value = WireValue.member(name, of: members) else { return nil }
         if case .null = value { return nil }
         return try WireValueDecoder.unbox(value, as: type, codingPath: codingPath + [WireDecodingKey(member: name)])
-    }
-
-    private func lookup(_ name: String) -> WireValue? {
-        members.first { $0.key == name }?.value
     }
 }
 

@@ -70,28 +70,20 @@ enum Shell {
         var environment = ProcessInfo.processInfo.environment
         for (key, value) in extra { environment[key] = value }
         let childEnvironment = environment
-        return try await withCheckedThrowingContinuation { continuation in
-            // A thread of its own: waiting for a child on DispatchQueue.global() holds a thread
-            // Swift's tasks need (see BlockingCall), and the in-process fleets of other tests stall.
-            BlockingCall.queue("carefleet.tests.child").async {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/bin/bash")
-                process.arguments = ["-c", script]
-                process.environment = childEnvironment
-                let output = Pipe()
-                process.standardOutput = output
-                process.standardError = output
-                process.standardInput = FileHandle.nullDevice
-                do {
-                    try process.run()
-                } catch {
-                    continuation.resume(throwing: error)
-                    return
-                }
-                let data = output.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                continuation.resume(returning: ShellResult(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self)))
-            }
+        // Waiting for the child blocks a thread: one of its own (`BlockingCall`).
+        return try await BlockingCall.run("carefleet.tests.child") { () throws -> ShellResult in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            process.arguments = ["-c", script]
+            process.environment = childEnvironment
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return ShellResult(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
         }
     }
 }

@@ -30,40 +30,34 @@ public enum FleetBinary {
         for (key, value) in extra { environment[key] = value }
         let executable = path
         let childEnvironment = environment
-        return try await withCheckedThrowingContinuation { continuation in
-            // A thread of its own: waiting for a child on DispatchQueue.global() holds a thread
-            // Swift's tasks need (see BlockingCall), and the in-process fleets of other tests stall.
-            BlockingCall.queue("carefleet.tests.child").async {
-                let outputPath = NSTemporaryDirectory() + "carefleet-fleet-\(UUID().uuidString).log"
-                defer { try? FileManager.default.removeItem(atPath: outputPath) }
-                _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-                guard let output = FileHandle(forWritingAtPath: outputPath) else {
-                    continuation.resume(throwing: FixtureError("cannot write \(outputPath)"))
-                    return
+        // Waiting for the child blocks a thread: one of its own (`BlockingCall`), or the in-process
+        // fleets of other tests would stall.
+        return try await BlockingCall.run("carefleet.tests.child") { () throws -> Result in
+            let outputPath = NSTemporaryDirectory() + "carefleet-fleet-\(UUID().uuidString).log"
+            defer { try? FileManager.default.removeItem(atPath: outputPath) }
+            _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+            guard let output = FileHandle(forWritingAtPath: outputPath) else { throw FixtureError("cannot write \(outputPath)") }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            process.environment = childEnvironment
+            process.standardOutput = output
+            process.standardError = output
+            let inputPipe = Pipe()
+            process.standardInput = input == nil ? FileHandle.nullDevice : inputPipe
+            do {
+                try process.run()
+                if let input {
+                    inputPipe.fileHandleForWriting.write(input)
+                    try inputPipe.fileHandleForWriting.close()
                 }
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: executable)
-                process.arguments = arguments
-                process.environment = childEnvironment
-                process.standardOutput = output
-                process.standardError = output
-                let inputPipe = Pipe()
-                process.standardInput = input == nil ? FileHandle.nullDevice : inputPipe
-                do {
-                    try process.run()
-                    if let input {
-                        inputPipe.fileHandleForWriting.write(input)
-                        try inputPipe.fileHandleForWriting.close()
-                    }
-                } catch {
-                    continuation.resume(throwing: FixtureError("cannot run \(executable): \(error)"))
-                    return
-                }
-                let status = process.waitForExitStatus()
-                try? output.close()
-                let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-                continuation.resume(returning: Result(status: status, output: text))
+            } catch {
+                throw FixtureError("cannot run \(executable): \(error)")
             }
+            let status = process.waitForExitStatus()
+            try? output.close()
+            let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+            return Result(status: status, output: text)
         }
     }
 }

@@ -113,38 +113,28 @@ public struct ServicesProcess: Sendable {
         public let text: String
     }
 
-    /// Runs `bash arguments…` to completion on a Dispatch thread; its exit status and output.
+    /// Runs `bash arguments…` to completion on a thread of its own; its exit status and output.
     /// Output goes through a file, not a pipe: services it starts in the background inherit the
     /// descriptors, and a pipe would then never reach end-of-file.
     public static func run(_ arguments: [String], allowFailure: Bool) async throws -> Outcome {
-        try await withCheckedThrowingContinuation { continuation in
-            // A thread of its own: waiting for a child on DispatchQueue.global() holds a thread
-            // Swift's tasks need (see BlockingCall), and the in-process fleets of other tests stall.
-            BlockingCall.queue("carefleet.tests.child").async {
-                let outputPath = NSTemporaryDirectory() + "carefleet-fixture-\(UUID().uuidString).log"
-                defer { try? FileManager.default.removeItem(atPath: outputPath) }
-                _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-                guard let output = FileHandle(forWritingAtPath: outputPath) else {
-                    continuation.resume(throwing: FixtureError("cannot write \(outputPath)"))
-                    return
-                }
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/bin/bash")
-                process.arguments = arguments
-                process.standardOutput = output
-                process.standardError = output
-                process.standardInput = FileHandle.nullDevice
-                do {
-                    try process.run()
-                } catch {
-                    continuation.resume(throwing: error)
-                    return
-                }
-                let status = process.waitForExitStatus()
-                try? output.close()
-                let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-                continuation.resume(returning: Outcome(status: status, text: text))
-            }
+        // Waiting for the child blocks a thread: one of its own (`BlockingCall`), or the in-process
+        // fleets of other tests would stall.
+        try await BlockingCall.run("carefleet.tests.child") { () throws -> Outcome in
+            let outputPath = NSTemporaryDirectory() + "carefleet-fixture-\(UUID().uuidString).log"
+            defer { try? FileManager.default.removeItem(atPath: outputPath) }
+            _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+            guard let output = FileHandle(forWritingAtPath: outputPath) else { throw FixtureError("cannot write \(outputPath)") }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            process.arguments = arguments
+            process.standardOutput = output
+            process.standardError = output
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            let status = process.waitForExitStatus()
+            try? output.close()
+            let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+            return Outcome(status: status, text: text)
         }
     }
 }

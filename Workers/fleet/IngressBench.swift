@@ -92,9 +92,7 @@ struct IngressBench: AsyncParsableCommand {
             // produce to a topic fetches its metadata and producer id; caches fill), which under
             // load took longer than wrk's 2 s timeout and left a short run with no answer at all.
             // So the warm-up goes on (up to warmUpLimit seconds) until the route has answered.
-            var warmed = 0
-            while warmed < Self.warmUpLimit {
-                warmed += 1
+            for _ in 0..<Self.warmUpLimit {
                 let warmUp = try WrkFigures(parsing: try Self.output(of: wrk, arguments(seconds: 1), environment: environment))
                 if warmUp.requestsPerSecond > 0 { break }
             }
