@@ -177,6 +177,8 @@ let package = Package(
             dependencies: [
                 "Contracts", "Kafka", "Postgres", "Migrations", "FleetConfiguration", "Clinic", "Analytics", "Runtime", "Operations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Workers/fleet",

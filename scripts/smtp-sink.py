@@ -52,7 +52,13 @@ class RefusingMailbox(Mailbox):
         # PostgreSQL is committing to, made the sink's pace depend on the load of the sender's
         # own database. A development sink keeps no mail worth a crash-safe write.
         content = envelope.content if isinstance(envelope.content, bytes) else envelope.content.encode("utf-8")
-        trace = f"X-MailFrom: {envelope.mail_from}\r\nX-RcptTo: {', '.join(envelope.rcpt_tos)}\r\n".encode("utf-8")
+        # X-Peer names the client's end of the connection, as a Received header would: tests
+        # read which emails shared a connection.
+        peer = session.peer if isinstance(session.peer, tuple) else (str(session.peer), 0)
+        trace = (
+            f"X-MailFrom: {envelope.mail_from}\r\nX-RcptTo: {', '.join(envelope.rcpt_tos)}\r\n"
+            f"X-Peer: {peer[0]}:{peer[1]}\r\n"
+        ).encode("utf-8")
         self.store((trace + content).replace(b"\r\n", b"\n"))
         return "250 OK"
 

@@ -1,5 +1,5 @@
 import Contracts
-import Email
+@testable import Email
 import Foundation
 import Kafka
 import Logging
@@ -37,11 +37,51 @@ struct EmailBatchTests {
             sourceTopic: Topics.notificationEmail.name, stage: 0, attempt: 1)
     }
 
-    static func handler(_ pool: PostgresPool, smtp: String, hooks: EmailHandlerHooks = EmailHandlerHooks()) throws -> EmailHandler {
+    static func handler(
+        _ pool: PostgresPool, smtp: String, connectionsPerBatch: Int = 4, hooks: EmailHandlerHooks = EmailHandlerHooks()
+    ) throws -> EmailHandler {
         EmailHandler(
             pool: pool, smtp: SMTPClient(settings: SMTPSettings(url: smtp, timeout: .seconds(5))),
             sender: MailAddress("appointments@carefleet.test", name: "CareFleet Test Clinic"), templates: try EmailTemplates(),
-            rateLimiter: RateLimiter(perSecond: 0), logger: Logger(label: "email-batch-test"), maxBatchSize: 50, hooks: hooks)
+            rateLimiter: RateLimiter(perSecond: 0), logger: Logger(label: "email-batch-test"), maxBatchSize: 50,
+            connectionsPerBatch: connectionsPerBatch, hooks: hooks)
+    }
+
+    @Test func recipientsAreDealtToTheSessionsInTurnAndKeepTheirOrderOnOne() {
+        // Five recipients (a twice, in another case the second time) over four sessions: the fifth
+        // goes back to the first session; every session's positions ascend.
+        let plan = EmailHandler.sessions(for: ["a@x", "b@x", "A@X", "c@x", "d@x", "e@x"], upTo: 4)
+        #expect(plan == [[0, 2, 5], [1], [3], [4]])
+        #expect(EmailHandler.sessions(for: ["a@x", "b@x", "c@x"], upTo: 1) == [[0, 1, 2]])
+        #expect(EmailHandler.sessions(for: ["a@x", "a@x"], upTo: 4) == [[0, 1]])
+        #expect(EmailHandler.sessions(for: [], upTo: 4).isEmpty)
+    }
+
+    @Test func aBatchGoesOutOverSeveralConnectionsAtOnceAndARecipientsEmailsOverOne() async throws {
+        let smtp = try await TestServices.shared().smtpURL
+        let maildir = try await TestMaildir.shared()
+        try await TestDatabase.with { url in
+            let pool = PostgresPool(url: url, maximumConnections: 2)
+            defer { pool.close() }
+            // Six recipients, the first two with two emails each: eight emails over four connections.
+            let recipients = (0..<6).map { _ in Self.address("spread") }
+            let batch = try (recipients + recipients.prefix(2)).enumerated().map { try Self.incoming($0.offset, to: $0.element) }
+            let handler = try Self.handler(pool, smtp: smtp, connectionsPerBatch: 4)
+            let results = await handler.handle(batch: batch)
+            for (index, result) in results.enumerated() {
+                if case .failure(let error) = result { Issue.record("email \(index) failed: \(error)") }
+            }
+            var peers: [String: Set<String>] = [:]
+            for (index, recipient) in recipients.enumerated() {
+                let mails = try await maildir.waitForMessages(to: recipient, count: index < 2 ? 2 : 1)
+                #expect(mails.count == (index < 2 ? 2 : 1), "\(recipient) got \(mails.count)")
+                peers[recipient] = Set(mails.compactMap { $0.header("X-Peer") })
+            }
+            // The sink names the client's end of each connection (X-Peer): four of them, and a
+            // recipient's two emails came over one (so in batch order).
+            #expect(peers.values.reduce(into: Set<String>()) { $0.formUnion($1) }.count == 4, "\(peers)")
+            for recipient in recipients { #expect(peers[recipient]?.count == 1, "\(recipient): \(peers[recipient] ?? [])") }
+        }
     }
 
     static func status(_ pool: PostgresPool, _ key: String) async throws -> String? {

@@ -10,8 +10,9 @@ import Runtime
 /// calendar invite, sends, records.
 ///
 /// Exactly once per idempotency key, a batch at a time: one transaction claims every key of
-/// the batch (a committed `sending` row each), the emails go one after another over one kept-open
-/// SMTP connection, and one transaction records every outcome. A key already delivered is
+/// the batch (a committed `sending` row each), the emails go out over up to `connectionsPerBatch`
+/// kept-open SMTP connections at once (each recipient's emails over one of them, in order), and
+/// one transaction records every outcome. A key already delivered is
 /// skipped. A `sending` row found later means a worker died mid-batch and nobody knows whether
 /// the server took that email: rather than risk a second copy it goes to the dead-letter topic
 /// (`delivery_unknown`), which `fleet dlq replay` resends only when told that a second copy is
@@ -32,13 +33,16 @@ public struct EmailHandler: BatchMessageHandler, MessageHandler {
     public let rateLimiter: RateLimiter
     /// Emails claimed and sent together; also the most that a kill -9 can leave in doubt per partition.
     public let maxBatchSize: Int
+    /// SMTP sessions a batch is spread over at once. A send waits for the server four times (MAIL,
+    /// RCPT, DATA, the message), so one connection per batch left the worker waiting, not working.
+    public let connectionsPerBatch: Int
     let hooks: EmailHandlerHooks
     let logger: Logger
     private var deliveries: DeliveryStore { DeliveryStore(pool: pool) }
 
     public init(
         pool: PostgresPool, smtp: SMTPClient, sender: MailAddress, templates: EmailTemplates, rateLimiter: RateLimiter,
-        logger: Logger, maxBatchSize: Int = 20, hooks: EmailHandlerHooks = EmailHandlerHooks()
+        logger: Logger, maxBatchSize: Int = 20, connectionsPerBatch: Int = 4, hooks: EmailHandlerHooks = EmailHandlerHooks()
     ) {
         self.pool = pool
         self.smtp = smtp
@@ -46,6 +50,7 @@ public struct EmailHandler: BatchMessageHandler, MessageHandler {
         self.templates = templates
         self.rateLimiter = rateLimiter
         self.maxBatchSize = max(1, maxBatchSize)
+        self.connectionsPerBatch = max(1, connectionsPerBatch)
         self.hooks = hooks
         self.logger = logger
     }
@@ -55,7 +60,7 @@ public struct EmailHandler: BatchMessageHandler, MessageHandler {
     }
 
     /// One email of the batch.
-    private struct Work {
+    private struct Work: Sendable {
         var index: Int
         var request: NotificationEmail
         var claim: DeliveryStore.Claim
@@ -133,7 +138,7 @@ public struct EmailHandler: BatchMessageHandler, MessageHandler {
     }
 
     /// What became of one email, for the record and for the runtime.
-    private struct Sent {
+    private struct Sent: Sendable {
         var key: String
         var verdict: DeliveryStore.Outcome.Verdict
         var result: Result<Void, any Error>
@@ -149,9 +154,48 @@ public struct EmailHandler: BatchMessageHandler, MessageHandler {
         }
     }
 
+    /// Sends the batch over up to `connectionsPerBatch` sessions at once. Recipients are dealt to
+    /// the sessions in turn, in order of first appearance, and all of a recipient's emails go over
+    /// the same session in batch order, so a patient's confirmation never overtakes their booking
+    /// email. The outcomes come back in the order of `items`.
+    private func send(_ items: [Work]) async -> [Sent] {
+        let plan = Self.sessions(for: items.map(\.claim.recipient), upTo: connectionsPerBatch)
+        guard plan.count > 1 else { return await sendInOrder(items) }
+        var outcomes = [Sent?](repeating: nil, count: items.count)
+        await withTaskGroup(of: [(Int, Sent)].self) { group in
+            for positions in plan {
+                group.addTask {
+                    let sent = await sendInOrder(positions.map { items[$0] })
+                    return Array(zip(positions, sent))
+                }
+            }
+            for await sent in group {
+                for (position, outcome) in sent { outcomes[position] = outcome }
+            }
+        }
+        return zip(items, outcomes).map { item, outcome in
+            outcome ?? Sent(key: item.claim.key, verdict: .notSent, result: .failure(HandlerError.transient("not sent")))
+        }
+    }
+
+    /// Positions of the batch per session: recipients (compared without case) dealt to at most
+    /// `limit` sessions in turn, each recipient's positions ascending on one session.
+    static func sessions(for recipients: [String], upTo limit: Int) -> [[Int]] {
+        var sessionOf: [String: Int] = [:]
+        var sessions: [[Int]] = []
+        for (position, recipient) in recipients.enumerated() {
+            let key = recipient.lowercased()
+            let session = sessionOf[key] ?? sessionOf.count % max(1, limit)
+            sessionOf[key] = session
+            if session == sessions.count { sessions.append([]) }
+            sessions[session].append(position)
+        }
+        return sessions
+    }
+
     /// Sends one after another over one connection. An email never tried (libcurl refused an
     /// option, or the task was cancelled) releases its claim.
-    private func send(_ items: [Work]) async -> [Sent] {
+    private func sendInOrder(_ items: [Work]) async -> [Sent] {
         var sent: [Sent] = []
         do {
             try await smtp.withSession { session in

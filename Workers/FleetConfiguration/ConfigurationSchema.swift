@@ -59,8 +59,13 @@ public enum ConfigurationSchema {
         ConfigKey("topics.replication.factor", "replication factor of created topics"),
         ConfigKey("notify.reminder.offsets", "how long before an appointment reminders go out, e.g. 24h,1h"),
         ConfigKey("notify.reminder.interval", "how often due reminders are looked for"),
-        ConfigKey("email.batch.size", "how many emails the email worker claims, sends over one connection and records together"),
-        ConfigKey("smtp.idle.connections", "SMTP connections kept open between batches (one per partition handled at once)"),
+        ConfigKey("email.batch.size", "how many emails the email worker claims, sends and records together"),
+        ConfigKey(
+            "email.connections.per.batch",
+            "SMTP connections a batch is sent over at once, each recipient's emails over one of them (default 4)"),
+        ConfigKey(
+            "smtp.idle.connections",
+            "SMTP connections kept open between batches (default 24: 6 partitions handled at once, 4 connections each)"),
         ConfigKey("notify.batch.size", "how many events the notification worker handles in one transaction (default 200)"),
         ConfigKey("analytics.batch.size", "how many events the analytics worker counts in one transaction (default 500)"),
         ConfigKey("smtp.url", "smtp://host:port (STARTTLS with smtp.require.tls) or smtps://host:port", required: true),
