@@ -65,7 +65,7 @@ public enum ConfigurationSchema {
             "SMTP connections a batch is sent over at once, each recipient's emails over one of them (default 4)"),
         ConfigKey(
             "smtp.idle.connections",
-            "SMTP connections kept open between batches (default 24: 6 partitions handled at once, 4 connections each)"),
+            "SMTP connections kept open between batches (default: the partitions of notifications.email times email.connections.per.batch, 24)"),
         ConfigKey("notify.batch.size", "how many events the notification worker handles in one transaction (default 200)"),
         ConfigKey("analytics.batch.size", "how many events the analytics worker counts in one transaction (default 500)"),
         ConfigKey("smtp.url", "smtp://host:port (STARTTLS with smtp.require.tls) or smtps://host:port", required: true),
