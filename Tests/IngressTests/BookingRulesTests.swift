@@ -327,6 +327,25 @@ struct BookingRulesTests {
         }
     }
 
+    /// A session's sixth call of a PL/pgSQL function may reuse a generic plan, made as if the
+    /// batch held one command: for the decision query that meant nested loops over the batch's
+    /// sets (quadratic in its size) and a scan of every doctor of the tenant per command
+    /// (auto_explain of the booking bench's batches; Migrations/SQL/0019). Both batch functions
+    /// plan their queries for each batch.
+    @Test func theBatchDecisionIsPlannedForEachBatchWithItsRealSize() async throws {
+        try await TestDatabase.with { url in
+            let connection = try await PostgresConnection.connect(url: url)
+            let rows = try await connection.query(
+                """
+                SELECT p.proname, s.setting FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                LEFT JOIN LATERAL unnest(p.proconfig) AS s(setting) ON true
+                WHERE n.nspname = 'booking' AND p.proname IN ('decide_batch', 'decide_requests') ORDER BY p.proname
+                """)
+            let settings = try rows.map { "\(try $0.decode(String.self, 0)) \(try $0.decode(String?.self, 1) ?? "-")" }
+            #expect(settings == ["decide_batch plan_cache_mode=force_custom_plan", "decide_requests plan_cache_mode=force_custom_plan"])
+        }
+    }
+
     /// A doctor's events leave the worker in the order of their commands, whole batches at a
     /// time: every booking before its cancellation, on one partition. (The worker used to hand
     /// each event of a batch to its own task, and two of them could swap places.)
